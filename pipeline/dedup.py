@@ -1,0 +1,98 @@
+"""Identity: canonical URLs, ids, content hashes and near-duplicate stories.
+
+An article's id is a hash of its canonical URL, so every stage can be re-run
+and upsert the same rows. Exact copies share a content hash; syndicated
+near-copies (wire stories with a changed headline) share a ``story_id`` found
+with MinHash LSH over word shingles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+from courlan import normalize_url
+from datasketch import MinHash, MinHashLSH
+
+from pipeline.textnorm import normalise_for_search
+
+NUM_PERM = 64
+SHINGLE = 3
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme/host, sorted query without tracking parameters, no fragment."""
+    url = url.strip()
+    try:
+        clean = normalize_url(url, strict=True)
+    except Exception:  # courlan raises on some odd inputs; keep the URL as given then
+        clean = url
+    parts = urlsplit(clean)
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
+def _digest(text: str, size: int = 16) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:size]
+
+
+def article_id(url: str) -> str:
+    """The article id: a short hash of the canonical URL."""
+    return _digest(canonical_url(url))
+
+
+def item_id(feed: str, guid_or_link: str) -> str:
+    """Feed items are unique per (feed, guid or link)."""
+    return _digest(f"{feed}\x1f{guid_or_link.strip()}")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(normalise_for_search(text).casefold())
+
+
+def content_hash(text: str) -> str:
+    """Hash of the normalised words: whitespace, case and Arabic variants do not count."""
+    return _digest(" ".join(words(text)), 32)
+
+
+def minhash(text: str) -> MinHash:
+    tokens = words(text)
+    shingles = {" ".join(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))}
+    mh = MinHash(num_perm=NUM_PERM, seed=7)
+    for sh in shingles:
+        mh.update(sh.encode("utf-8"))
+    return mh
+
+
+class StoryClusterer:
+    """Assigns story ids: an article near-identical to a known one joins its story.
+
+    Loaded with the recent articles' (id, story_id, text) so clustering is stable
+    across runs: re-adding the same article returns the same story id.
+    """
+
+    def __init__(self, threshold: float = 0.8) -> None:
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self._story: dict[str, str] = {}
+
+    def add_known(self, items: Iterable[tuple[str, str, str]]) -> None:
+        for art_id, story_id, text in items:
+            self._insert(art_id, story_id, minhash(text))
+
+    def _insert(self, art_id: str, story_id: str, mh: MinHash) -> None:
+        if art_id in self._story:
+            return
+        self._lsh.insert(art_id, mh)
+        self._story[art_id] = story_id
+
+    def assign(self, art_id: str, text: str) -> str:
+        if art_id in self._story:
+            return self._story[art_id]
+        mh = minhash(text)
+        matches = sorted(self._lsh.query(mh))
+        story = min((self._story[m] for m in matches), default=art_id) if matches else art_id
+        self._insert(art_id, story, mh)
+        return story

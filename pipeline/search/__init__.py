@@ -1,0 +1,1 @@
+"""Search: one query language, pluggable backends (see base.SearchBackend)."""
