@@ -1,0 +1,563 @@
+"""One ingest cycle, stage by stage, with counts and timings.
+
+The same stage functions serve the CLI (``ingest_cycle``), the Airflow tasks
+(one call per task, ids in and ids out) and the tests. Each stage is
+idempotent: it reads what is pending from the state store and upserts what it
+produces, so a crash or a re-run converges on the same state. Each stage
+appends its counts to ``run_stats``; ``finish_run`` sums them into the run
+summary of DESIGN.md ("ingest --json").
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
+from typing import Any, Protocol
+
+from pipeline.config import Settings
+from pipeline.dedup import StoryClusterer, article_id
+from pipeline.errors import BackendUnavailable
+from pipeline.models import Article, Failure, FeedItem, FeedSource, Page
+from pipeline.store import Store, open_store
+from pipeline.store.db import PERMANENT_REASONS, article_from_row
+
+MAX_FAILURE_DETAILS = 200
+INDEX_BATCH = 500
+POOL_THRESHOLD = 24  # below this many pages, extraction runs inline (no process start-up)
+
+
+class Progress(Protocol):
+    """What a stage reports while it works (the CLI draws bars from it)."""
+
+    def start(self, stage: str, total: int | None) -> None: ...
+
+    def advance(self, stage: str, n: int = 1) -> None: ...
+
+    def done(self, stage: str) -> None: ...
+
+
+class NoProgress:
+    def start(self, stage: str, total: int | None) -> None:
+        pass
+
+    def advance(self, stage: str, n: int = 1) -> None:
+        pass
+
+    def done(self, stage: str) -> None:
+        pass
+
+
+class _Tally:
+    """Counts and failures of one stage, saved as a run_stats row."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+        self.failures: list[dict[str, str]] = []
+
+    def fail(self, failure: Failure, where: str = "") -> None:
+        self.failed[failure.reason] += 1
+        if len(self.failures) < MAX_FAILURE_DETAILS:
+            self.failures.append(
+                {
+                    "stage": failure.stage,
+                    "reason": failure.reason,
+                    "url": failure.url,
+                    "where": where,
+                    "detail": failure.detail,
+                }
+            )
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "counts": dict(self.counts),
+            "failed": dict(self.failed),
+            "failures": self.failures,
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _store(settings: Settings, store: Store | None) -> tuple[Store, bool]:
+    return (store, False) if store is not None else (open_store(settings), True)
+
+
+def configured_feeds(settings: Settings) -> list[FeedSource]:
+    from pipeline.feeds import load_feeds
+
+    return load_feeds(settings.feeds_file)
+
+
+# ---------------------------------------------------------------- runs
+def start_run(settings: Settings, store: Store | None = None) -> str:
+    st, own = _store(settings, store)
+    run_id = _now().strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+    st.start_run(run_id)
+    if own:
+        st.close()
+    return run_id
+
+
+def finish_run(
+    settings: Settings, run_id: str, store: Store | None = None, status: str = "ok"
+) -> dict[str, Any]:
+    """Sum the run's stage rows into the summary object and close the run."""
+    st, own = _store(settings, store)
+    try:
+        run = st.get_run(run_id)
+        counts: Counter[str] = Counter()
+        failed: Counter[str] = Counter()
+        failures: list[dict[str, str]] = []
+        seconds: Counter[str] = Counter()
+        for row in st.run_stats(run_id):
+            counts.update(row.data.get("counts", {}))
+            failed.update(row.data.get("failed", {}))
+            failures.extend(row.data.get("failures", []))
+            seconds[row.stage] += row.seconds
+        finished = _now()
+        summary: dict[str, Any] = {
+            "run_id": run_id,
+            "started_at": run.started_at.isoformat() if run else None,
+            "finished_at": finished.isoformat(),
+            "status": status,
+            "feeds": {
+                "ok": counts["feeds_ok"],
+                "failed": counts["feeds_failed"],
+                "not_modified": counts["feeds_not_modified"],
+            },
+            "items_new": counts["items_new"],
+            "pages_fetched": counts["pages_fetched"],
+            "extracted": counts["extracted"],
+            "duplicates": counts["duplicates"],
+            "enriched": counts["enriched"],
+            "indexed": counts["indexed"],
+            "pending_index": st.count_pending_index(),
+            "failed": dict(sorted(failed.items())),
+            "failures": failures[:MAX_FAILURE_DETAILS],
+            "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        }
+        for key in ("alerts", "alerts_delivered"):
+            if key in counts:
+                summary[key] = counts[key]
+        st.update_run(run_id, summary, status=status)
+        return summary
+    finally:
+        if own:
+            st.close()
+
+
+# ---------------------------------------------------------------- feeds
+def poll_stage(
+    settings: Settings,
+    sources: Sequence[FeedSource],
+    run_id: str | None = None,
+    store: Store | None = None,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Poll feeds (conditional GET), record each feed's state, add new items."""
+    from pipeline.feeds import poll_feeds
+
+    st, own = _store(settings, store)
+    progress = progress or NoProgress()
+    tally = _Tally()
+    t0 = time.perf_counter()
+    try:
+        st.sync_feeds(sources)
+        validators = st.feed_validators()
+        progress.start("feeds", len(sources))
+        polls = poll_feeds(settings, list(sources), validators)
+        new_ids: list[str] = []
+        for poll in polls:
+            new: list[str] = []
+            if poll.status == "failed" and poll.failure is not None:
+                tally.counts["feeds_failed"] += 1
+                tally.fail(poll.failure, where=poll.source.name)
+            elif poll.status == "not_modified":
+                tally.counts["feeds_not_modified"] += 1
+            else:
+                tally.counts["feeds_ok"] += 1
+                new = st.add_items(poll.items)
+                new_ids.extend(new)
+                if poll.warning:
+                    tally.counts["feeds_with_warnings"] += 1
+            st.record_poll(
+                poll.source.name,
+                status=poll.status,
+                http_status=poll.http_status,
+                etag=poll.etag,
+                last_modified=poll.last_modified,
+                error=(f"{poll.failure.reason}: {poll.failure.detail}" if poll.failure else None),
+                warning=poll.warning,
+                new_items=len(new),
+            )
+            progress.advance("feeds")
+        tally.counts["items_new"] += len(new_ids)
+        progress.done("feeds")
+        return new_ids
+    finally:
+        st.add_run_stat(run_id, "feeds", tally.data(), time.perf_counter() - t0)
+        if own:
+            st.close()
+
+
+def poll_feed_stage(settings: Settings, feed_name: str, run_id: str | None = None) -> list[str]:
+    """Airflow task: poll one configured feed; returns its items pending fetch."""
+    sources = [s for s in configured_feeds(settings) if s.name == feed_name]
+    if not sources:
+        raise KeyError(f"no feed named {feed_name!r} in {settings.feeds_file}")
+    store = open_store(settings)
+    try:
+        poll_stage(settings, sources, run_id=run_id, store=store)
+        return store.pending_item_ids(settings.max_attempts, feed=feed_name)
+    finally:
+        store.close()
+
+
+def pending_item_ids(settings: Settings, limit: int | None = None) -> list[str]:
+    store = open_store(settings)
+    try:
+        return store.pending_item_ids(settings.max_attempts, limit=limit)
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- fetch + extract
+def _extract_job(page: Page, item: FeedItem, min_chars: int) -> Article | Failure:
+    from pipeline.extract import extract_article
+
+    try:
+        return extract_article(page, item, min_text_chars=min_chars)
+    except Exception as exc:  # one ugly page never sinks the run
+        return Failure("extract", "extract_error", f"{type(exc).__name__}: {exc}", page.url)
+
+
+def fetch_extract_stage(
+    settings: Settings,
+    item_ids: Sequence[str],
+    run_id: str | None = None,
+    store: Store | None = None,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Fetch each pending item's page, extract its article, store it.
+
+    Pages are extracted in worker processes while the fetch goes on (extraction
+    is CPU-bound; fetching waits on the network). Returns the ids of articles
+    stored by this call.
+    """
+    from pipeline.fetch import fetch_pages
+
+    st, own = _store(settings, store)
+    progress = progress or NoProgress()
+    tally = _Tally()
+    t0 = time.perf_counter()
+    stored: list[str] = []
+    try:
+        rows = [r for r in st.get_items(item_ids) if r.status == "pending"]
+        # An item whose link is already a stored article needs no fetch.
+        known = st.existing_article_ids(article_id(r.link) for r in rows)
+        to_fetch = []
+        for r in rows:
+            aid = article_id(r.link)
+            if aid in known:
+                st.mark_item(r.id, status="duplicate", article_id=aid, attempt=False)
+                tally.counts["duplicates"] += 1
+            else:
+                to_fetch.append(r)
+        by_url: dict[str, list[Any]] = {}
+        for r in to_fetch:
+            by_url.setdefault(r.link, []).append(r)
+        progress.start("pages", len(to_fetch))
+
+        pool: ProcessPoolExecutor | None = None
+        if len(to_fetch) >= POOL_THRESHOLD:
+            pool = ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver"))
+        jobs: list[tuple[Any, Future[Article | Failure] | Article | Failure]] = []
+
+        def on_result(url: str, result: Page | Failure) -> None:
+            for row in by_url.get(url, []):
+                if isinstance(result, Failure):
+                    _record_item_failure(st, settings, row, result, tally)
+                    progress.advance("pages")
+                    continue
+                tally.counts["pages_fetched"] += 1
+                st.save_page(row.id, result)
+                item = st.item_to_feed_item(row)
+                if pool is not None:
+                    jobs.append(
+                        (row, pool.submit(_extract_job, result, item, settings.min_text_chars))
+                    )
+                else:
+                    jobs.append((row, _extract_job(result, item, settings.min_text_chars)))
+
+        try:
+            fetch_pages(settings, list(by_url), on_result=on_result)
+            t_fetch = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            for row, job in jobs:
+                result = job.result() if isinstance(job, Future) else job
+                if isinstance(result, Failure):
+                    _record_item_failure(st, settings, row, result, tally)
+                else:
+                    _store_article(st, row, result, tally, stored)
+                progress.advance("pages")
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        progress.done("pages")
+        st.add_run_stat(run_id, "fetch", {}, t_fetch)
+        st.add_run_stat(run_id, "extract", tally.data(), time.perf_counter() - t1)
+        return stored
+    finally:
+        if own:
+            st.close()
+
+
+def _record_item_failure(
+    st: Store, settings: Settings, row: Any, failure: Failure, tally: _Tally
+) -> None:
+    tally.fail(failure, where=row.feed)
+    final = failure.reason in PERMANENT_REASONS or row.attempts + 1 >= settings.max_attempts
+    st.mark_item(
+        row.id,
+        status="failed" if final else "pending",
+        reason=failure.reason,
+        detail=failure.detail,
+    )
+
+
+def _store_article(st: Store, row: Any, article: Article, tally: _Tally, stored: list[str]) -> None:
+    original = st.article_with_hash(article.content_hash, exclude_id=article.id)
+    if original is not None or st.article_exists(article.id):
+        st.mark_item(row.id, status="duplicate", article_id=original or article.id)
+        tally.counts["duplicates"] += 1
+        return
+    if st.save_article(article):
+        tally.counts["extracted"] += 1
+        stored.append(article.id)
+    else:  # another process stored it first
+        tally.counts["duplicates"] += 1
+    st.mark_item(row.id, status="done", article_id=article.id)
+
+
+# ---------------------------------------------------------------- enrich + dedup + index
+def enrich_stage(
+    settings: Settings,
+    run_id: str | None = None,
+    store: Store | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Tag language, entities and events; assign story ids (near-duplicate clusters)."""
+    from pipeline.enrich import enrich_text
+
+    st, own = _store(settings, store)
+    progress = progress or NoProgress()
+    t0 = time.perf_counter()
+    done = 0
+    try:
+        ids = st.unenriched_ids()
+        progress.start("enrich", len(ids))
+        if ids:
+            clusterer = StoryClusterer(settings.near_duplicate_threshold)
+            clusterer.add_known(st.recent_story_texts())
+            for row in st.iter_article_rows(ids):
+                enrichment = enrich_text(row.text, row.lang, title=row.title)
+                story = row.story_id or clusterer.assign(row.id, f"{row.title}\n{row.text}")
+                st.update_enrichment(
+                    row.id,
+                    lang=enrichment.lang or row.lang,
+                    story_id=story,
+                    events=[e.record() for e in enrichment.events],
+                    entities=[e.record() for e in enrichment.entities],
+                )
+                done += 1
+                progress.advance("enrich")
+        progress.done("enrich")
+        return done
+    finally:
+        st.add_run_stat(run_id, "enrich", {"counts": {"enriched": done}}, time.perf_counter() - t0)
+        if own:
+            st.close()
+
+
+def index_stage(
+    settings: Settings,
+    run_id: str | None = None,
+    store: Store | None = None,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Send pending articles to the search backend; only confirmed ids leave pending.
+
+    With the backend down, the articles stay pending and the next run retries them.
+    """
+    from pipeline.search.base import open_backend
+    from pipeline.search.docs import doc_from_article
+
+    st, own = _store(settings, store)
+    progress = progress or NoProgress()
+    tally = _Tally()
+    t0 = time.perf_counter()
+    try:
+        ids = st.pending_index_ids()
+        progress.start("index", len(ids))
+        if not ids:
+            progress.done("index")
+            return {"indexed": 0, "pending_index": st.count_pending_index()}
+        backend = open_backend(settings)
+        try:
+            backend.ensure_ready()
+            for i in range(0, len(ids), INDEX_BATCH):
+                rows = list(st.iter_article_rows(ids[i : i + INDEX_BATCH]))
+                docs = [doc_from_article(article_from_row(r), r.ingested_at) for r in rows]
+                report = backend.upsert(docs)
+                st.mark_indexed(report.indexed, report.errors)
+                tally.counts["indexed"] += len(report.indexed)
+                for art_id, reason in report.errors.items():
+                    tally.fail(Failure("index", "index_error", reason, art_id))
+                progress.advance("index", len(rows))
+        except BackendUnavailable as exc:
+            tally.fail(Failure("index", "backend_unavailable", str(exc)))
+        finally:
+            backend.close()
+        progress.done("index")
+        return {"indexed": tally.counts["indexed"], "pending_index": st.count_pending_index()}
+    finally:
+        st.add_run_stat(run_id, "index", tally.data(), time.perf_counter() - t0)
+        if own:
+            st.close()
+
+
+def enrich_index_stage(settings: Settings, run_id: str | None = None) -> dict[str, int]:
+    """Airflow task: enrich and dedup every stored article not yet done, then index."""
+    store = open_store(settings)
+    try:
+        enriched = enrich_stage(settings, run_id, store)
+        counts = index_stage(settings, run_id, store)
+        return {"enriched": enriched, **counts}
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- the whole cycle
+def ingest_cycle(
+    settings: Settings,
+    progress: Progress | None = None,
+    sources: Sequence[FeedSource] | None = None,
+    after_index: Callable[[Settings, str, Store], dict[str, int]] | None = None,
+) -> dict[str, Any]:
+    """Poll every feed, fetch and extract new items, enrich, index; return the summary."""
+    progress = progress or NoProgress()
+    store = open_store(settings)
+    run_id = start_run(settings, store)
+    status = "ok"
+    try:
+        feeds = list(sources) if sources is not None else configured_feeds(settings)
+        poll_stage(settings, feeds, run_id, store, progress)
+        pending = store.pending_item_ids(settings.max_attempts)
+        fetch_extract_stage(settings, pending, run_id, store, progress)
+        enrich_stage(settings, run_id, store, progress)
+        index_stage(settings, run_id, store, progress)
+        if after_index is not None:
+            t0 = time.perf_counter()
+            counts = after_index(settings, run_id, store)
+            store.add_run_stat(run_id, "alerts", {"counts": counts}, time.perf_counter() - t0)
+    except BaseException:
+        status = "failed"
+        raise
+    finally:
+        summary = finish_run(settings, run_id, store, status=status)
+        store.close()
+    return summary
+
+
+# ---------------------------------------------------------------- maintenance
+def retry_failed_items(settings: Settings) -> int:
+    store = open_store(settings)
+    try:
+        return store.retry_failed_items()
+    finally:
+        store.close()
+
+
+def prune_raw_pages(settings: Settings, days: int = 30) -> int:
+    store = open_store(settings)
+    try:
+        return store.prune_pages(timedelta(days=days))
+    finally:
+        store.close()
+
+
+def feed_health(settings: Settings) -> list[dict[str, Any]]:
+    store = open_store(settings)
+    try:
+        return [
+            {
+                "name": f.name,
+                "url": f.url,
+                "lang": f.lang,
+                "last_status": f.last_status,
+                "last_http_status": f.last_http_status,
+                "last_error": f.last_error,
+                "last_warning": f.last_warning,
+                "consecutive_errors": f.consecutive_errors,
+                "last_polled_at": f.last_polled_at.isoformat() if f.last_polled_at else None,
+                "last_success_at": f.last_success_at.isoformat() if f.last_success_at else None,
+                "last_new_item_at": f.last_new_item_at.isoformat() if f.last_new_item_at else None,
+                "items_seen": f.items_seen,
+            }
+            for f in store.feeds()
+        ]
+    finally:
+        store.close()
+
+
+def check_index(settings: Settings) -> dict[str, int]:
+    """Compare state with the search index: counts that should agree."""
+    from pipeline.search.base import open_backend
+
+    store = open_store(settings)
+    backend = open_backend(settings)
+    try:
+        backend.ensure_ready()
+        return {
+            "articles": store.count_articles(),
+            "pending_index": store.count_pending_index(),
+            "indexed_in_backend": backend.count(),
+        }
+    finally:
+        backend.close()
+        store.close()
+
+
+def reindex(settings: Settings, progress: Progress | None = None) -> int:
+    """Rebuild the search index from state and switch to it with no empty moment."""
+    from pipeline.search.base import open_backend
+    from pipeline.search.docs import doc_from_article
+
+    progress = progress or NoProgress()
+    store = open_store(settings)
+    backend = open_backend(settings)
+    try:
+        backend.ensure_ready()
+        total = store.count_articles()
+        progress.start("reindex", total)
+
+        def docs():  # type: ignore[no-untyped-def]
+            for row in store.iter_article_rows():
+                progress.advance("reindex")
+                yield doc_from_article(article_from_row(row), row.ingested_at)
+
+        n = backend.rebuild(docs())
+        all_ids = [r.id for r in store.iter_article_rows()]
+        store.mark_indexed(all_ids)
+        progress.done("reindex")
+        return n
+    finally:
+        backend.close()
+        store.close()

@@ -1,0 +1,514 @@
+"""The Store: every read and write of state goes through these methods.
+
+Writes are upserts or insert-if-absent keyed by ids derived from URLs, so two
+processes (or a re-run after a crash) converge on the same rows. SQLite runs in
+WAL mode with a busy timeout so a second process waits instead of failing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.config import Settings
+from pipeline.models import Article, Entity, Event, FeedItem, FeedSource, Page
+from pipeline.store import migrate
+from pipeline.store.tables import ArticleRow, FeedRow, ItemRow, PageRow, RunRow, RunStatRow
+
+PERMANENT_REASONS = frozenset(
+    {
+        "refused_address",
+        "robots_disallowed",
+        "too_large",
+        "not_html",
+        "too_short",
+        "too_many_redirects",
+        "bad_url",
+        "empty",
+        "http_404",
+        "http_410",
+        "http_401",
+        "http_403",
+        "http_451",
+    }
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _insert(engine: Engine):  # type: ignore[no-untyped-def]
+    """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def article_from_row(row: ArticleRow) -> Article:
+    return Article(
+        id=row.id,
+        url=row.url,
+        canonical_url=row.canonical_url,
+        source=row.source,
+        title=row.title,
+        text=row.text,
+        lang=row.lang,
+        authors=list(row.authors or []),
+        published=row.published,
+        date_source=row.date_source,  # type: ignore[arg-type]
+        fetched_at=row.fetched_at,
+        summary=row.summary,
+        extraction_method=row.extraction_method,
+        content_hash=row.content_hash,
+        story_id=row.story_id,
+        events=[
+            Event(
+                type=e["type"],
+                confidence=float(e.get("confidence", 0)),
+                evidence=e.get("evidence", ""),
+                actors=list(e.get("actors", [])),
+                places=list(e.get("places", [])),
+            )
+            for e in (row.events or [])
+        ],
+        entities=[
+            Entity(id=e["id"], name=e["name"], type=e["type"], lat=e.get("lat"), lon=e.get("lon"))
+            for e in (row.entities or [])
+        ],
+    )
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._session = sessionmaker(engine, expire_on_commit=False)
+        self._insert = _insert(engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._session.begin() as s:
+            yield s
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---------------------------------------------------------------- feeds
+    def sync_feeds(self, sources: Sequence[FeedSource]) -> None:
+        with self.session() as s:
+            for src in sources:
+                stmt = self._insert(FeedRow).values(name=src.name, url=src.url, lang=src.lang)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["name"], set_={"url": src.url, "lang": src.lang}
+                )
+                s.execute(stmt)
+
+    def feed_validators(self) -> dict[str, tuple[str | None, str | None]]:
+        with self.session() as s:
+            rows = s.execute(select(FeedRow.name, FeedRow.etag, FeedRow.last_modified)).all()
+        return {name: (etag, lm) for name, etag, lm in rows}
+
+    def feeds(self) -> list[FeedRow]:
+        with self.session() as s:
+            return list(s.scalars(select(FeedRow).order_by(FeedRow.name)))
+
+    def record_poll(
+        self,
+        name: str,
+        *,
+        status: str,
+        http_status: int | None,
+        etag: str | None,
+        last_modified: str | None,
+        error: str | None,
+        warning: str | None,
+        new_items: int,
+    ) -> None:
+        now = utcnow()
+        with self.session() as s:
+            row = s.get(FeedRow, name, with_for_update=True)
+            if row is None:
+                return
+            row.last_polled_at = now
+            row.last_status = status
+            row.last_http_status = http_status
+            row.last_warning = warning
+            if status == "failed":
+                row.consecutive_errors = (row.consecutive_errors or 0) + 1
+                row.last_error = error
+            else:
+                row.consecutive_errors = 0
+                row.last_error = None
+                row.last_success_at = now
+                if status == "ok":
+                    row.etag = etag
+                    row.last_modified = last_modified
+            if new_items:
+                row.items_seen = (row.items_seen or 0) + new_items
+                row.last_new_item_at = now
+
+    # ---------------------------------------------------------------- items
+    def add_items(self, items: Iterable[FeedItem]) -> list[str]:
+        """Insert items not seen before; returns the ids that were new."""
+        now = utcnow()
+        new: list[str] = []
+        with self.session() as s:
+            for it in items:
+                iid = it.item_id
+                stmt = (
+                    self._insert(ItemRow)
+                    .values(
+                        id=iid,
+                        feed=it.feed,
+                        guid=it.guid or it.link,
+                        link=it.link,
+                        title=it.title,
+                        summary=it.summary,
+                        published=it.published,
+                        lang=it.lang,
+                        first_seen_at=now,
+                        status="pending",
+                        attempts=0,
+                    )
+                    .on_conflict_do_nothing(index_elements=["id"])
+                )
+                if s.execute(stmt).rowcount:
+                    new.append(iid)
+        return new
+
+    def pending_item_ids(
+        self, max_attempts: int, feed: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        q = select(ItemRow.id).where(ItemRow.status == "pending", ItemRow.attempts < max_attempts)
+        if feed:
+            q = q.where(ItemRow.feed == feed)
+        q = q.order_by(ItemRow.first_seen_at, ItemRow.id)
+        if limit:
+            q = q.limit(limit)
+        with self.session() as s:
+            return list(s.scalars(q))
+
+    def get_items(self, ids: Sequence[str]) -> list[ItemRow]:
+        with self.session() as s:
+            return list(s.scalars(select(ItemRow).where(ItemRow.id.in_(list(ids)))))
+
+    def item_to_feed_item(self, row: ItemRow) -> FeedItem:
+        return FeedItem(
+            feed=row.feed,
+            guid=row.guid,
+            link=row.link,
+            title=row.title,
+            summary=row.summary,
+            published=row.published,
+            lang=row.lang,
+        )
+
+    def mark_item(
+        self,
+        item_id: str,
+        *,
+        status: str,
+        reason: str | None = None,
+        detail: str | None = None,
+        article_id: str | None = None,
+        attempt: bool = True,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status,
+            "reason": reason,
+            "detail": detail,
+            "updated_at": utcnow(),
+        }
+        if article_id:
+            values["article_id"] = article_id
+        if attempt:
+            values["attempts"] = ItemRow.attempts + 1
+        with self.session() as s:
+            s.execute(update(ItemRow).where(ItemRow.id == item_id).values(**values))
+
+    def failed_items(self) -> list[ItemRow]:
+        with self.session() as s:
+            return list(
+                s.scalars(select(ItemRow).where(ItemRow.status == "failed").order_by(ItemRow.id))
+            )
+
+    def retry_failed_items(self) -> int:
+        with self.session() as s:
+            res = s.execute(
+                update(ItemRow)
+                .where(ItemRow.status == "failed")
+                .values(status="pending", attempts=0, updated_at=utcnow())
+            )
+            return res.rowcount or 0
+
+    def item_counts(self) -> dict[str, int]:
+        with self.session() as s:
+            rows = s.execute(select(ItemRow.status, func.count()).group_by(ItemRow.status)).all()
+        return {status: n for status, n in rows}
+
+    # ---------------------------------------------------------------- pages
+    def save_page(self, item_id: str, page: Page) -> None:
+        values = {
+            "url": page.url,
+            "final_url": page.final_url,
+            "status": page.status,
+            "headers": page.headers,
+            "body": zlib.compress(page.body, 3),
+            "fetched_at": page.fetched_at,
+        }
+        with self.session() as s:
+            stmt = self._insert(PageRow).values(item_id=item_id, **values)
+            s.execute(stmt.on_conflict_do_update(index_elements=["item_id"], set_=values))
+
+    def load_page(self, item_id: str) -> Page | None:
+        with self.session() as s:
+            row = s.get(PageRow, item_id)
+            if row is None:
+                return None
+            return Page(
+                url=row.url,
+                final_url=row.final_url,
+                status=row.status,
+                headers=dict(row.headers or {}),
+                body=zlib.decompress(row.body),
+                fetched_at=row.fetched_at,
+            )
+
+    def prune_pages(self, older_than: timedelta) -> int:
+        with self.session() as s:
+            res = s.execute(delete(PageRow).where(PageRow.fetched_at < utcnow() - older_than))
+            return res.rowcount or 0
+
+    # ---------------------------------------------------------------- articles
+    def article_exists(self, article_id: str) -> bool:
+        with self.session() as s:
+            return s.get(ArticleRow, article_id) is not None
+
+    def existing_article_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        if not ids:
+            return set()
+        with self.session() as s:
+            return set(s.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(ids))))
+
+    def article_with_hash(self, content_hash: str, exclude_id: str) -> str | None:
+        with self.session() as s:
+            return s.scalar(
+                select(ArticleRow.id)
+                .where(ArticleRow.content_hash == content_hash, ArticleRow.id != exclude_id)
+                .limit(1)
+            )
+
+    def save_article(self, article: Article) -> bool:
+        """Insert a new article; an existing id is left as it is. True if inserted."""
+        rec = article.record()
+        values = {
+            k: v for k, v in rec.items() if k not in ("id", "published", "fetched_at", "events")
+        }
+        values.update(
+            published=article.published,
+            fetched_at=article.fetched_at,
+            events=rec["events"],
+            enriched=bool(article.events or article.entities),
+            index_state="pending",
+            ingested_at=utcnow(),
+        )
+        with self.session() as s:
+            stmt = self._insert(ArticleRow).values(id=article.id, **values)
+            res = s.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+            return bool(res.rowcount)
+
+    def update_enrichment(
+        self,
+        article_id: str,
+        *,
+        lang: str | None,
+        story_id: str,
+        events: list[dict[str, Any]],
+        entities: list[dict[str, Any]],
+    ) -> None:
+        with self.session() as s:
+            s.execute(
+                update(ArticleRow)
+                .where(ArticleRow.id == article_id)
+                .values(
+                    lang=lang,
+                    story_id=story_id,
+                    events=events,
+                    entities=entities,
+                    enriched=True,
+                    index_state="pending",
+                )
+            )
+
+    def unenriched_ids(self) -> list[str]:
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(ArticleRow.id)
+                    .where(ArticleRow.enriched.is_(False))
+                    .order_by(ArticleRow.ingested_at, ArticleRow.id)
+                )
+            )
+
+    def recent_story_texts(self, limit: int = 5000) -> list[tuple[str, str, str]]:
+        with self.session() as s:
+            rows = s.execute(
+                select(ArticleRow.id, ArticleRow.story_id, ArticleRow.text)
+                .where(ArticleRow.story_id != "")
+                .order_by(ArticleRow.ingested_at.desc())
+                .limit(limit)
+            ).all()
+        return [(a, b, c) for a, b, c in rows]
+
+    def get_article_row(self, article_id: str) -> ArticleRow | None:
+        with self.session() as s:
+            return s.get(ArticleRow, article_id)
+
+    def get_article(self, article_id: str) -> Article | None:
+        row = self.get_article_row(article_id)
+        return article_from_row(row) if row else None
+
+    def pending_index_ids(self, limit: int | None = None) -> list[str]:
+        q = (
+            select(ArticleRow.id)
+            .where(ArticleRow.index_state == "pending", ArticleRow.enriched.is_(True))
+            .order_by(ArticleRow.ingested_at, ArticleRow.id)
+        )
+        if limit:
+            q = q.limit(limit)
+        with self.session() as s:
+            return list(s.scalars(q))
+
+    def count_pending_index(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).where(ArticleRow.index_state == "pending")) or 0
+
+    def mark_indexed(self, ids: Sequence[str], errors: dict[str, str] | None = None) -> None:
+        now = utcnow()
+        with self.session() as s:
+            if ids:
+                s.execute(
+                    update(ArticleRow)
+                    .where(ArticleRow.id.in_(list(ids)))
+                    .values(index_state="indexed", indexed_at=now, index_error=None)
+                )
+            for art_id, reason in (errors or {}).items():
+                s.execute(
+                    update(ArticleRow).where(ArticleRow.id == art_id).values(index_error=reason)
+                )
+
+    def mark_all_pending_index(self) -> int:
+        with self.session() as s:
+            res = s.execute(update(ArticleRow).values(index_state="pending"))
+            return res.rowcount or 0
+
+    def iter_article_rows(
+        self, ids: Sequence[str] | None = None, batch: int = 500
+    ) -> Iterator[ArticleRow]:
+        """Stream articles in id order, a batch per query, so memory stays flat."""
+        if ids is not None:
+            for i in range(0, len(ids), batch):
+                with self.session() as s:
+                    chunk = list(ids[i : i + batch])
+                    rows = {
+                        r.id: r
+                        for r in s.scalars(select(ArticleRow).where(ArticleRow.id.in_(chunk)))
+                    }
+                for art_id in chunk:
+                    if art_id in rows:
+                        yield rows[art_id]
+            return
+        last = ""
+        while True:
+            with self.session() as s:
+                rows = list(
+                    s.scalars(
+                        select(ArticleRow)
+                        .where(ArticleRow.id > last)
+                        .order_by(ArticleRow.id)
+                        .limit(batch)
+                    )
+                )
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id
+
+    def count_articles(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
+
+    # ---------------------------------------------------------------- runs
+    def start_run(self, run_id: str) -> None:
+        with self.session() as s:
+            s.add(RunRow(id=run_id, started_at=utcnow(), status="running", summary={}))
+
+    def update_run(self, run_id: str, summary: dict[str, Any], status: str | None = None) -> None:
+        with self.session() as s:
+            row = s.get(RunRow, run_id)
+            if row is None:
+                return
+            row.summary = summary
+            if status:
+                row.status = status
+                row.finished_at = utcnow()
+
+    def add_run_stat(
+        self, run_id: str | None, stage: str, data: dict[str, Any], seconds: float
+    ) -> None:
+        if not run_id:
+            return
+        with self.session() as s:
+            s.add(
+                RunStatRow(
+                    run_id=run_id, stage=stage, data=data, seconds=seconds, created_at=utcnow()
+                )
+            )
+
+    def run_stats(self, run_id: str) -> list[RunStatRow]:
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(RunStatRow).where(RunStatRow.run_id == run_id).order_by(RunStatRow.id)
+                )
+            )
+
+    def get_run(self, run_id: str) -> RunRow | None:
+        with self.session() as s:
+            return s.get(RunRow, run_id)
+
+    def last_run(self) -> RunRow | None:
+        with self.session() as s:
+            return s.scalar(select(RunRow).order_by(RunRow.started_at.desc()).limit(1))
+
+
+def open_store(settings: Settings) -> Store:
+    """Connect, migrate to the current schema, and return the Store."""
+    engine = make_engine(settings.resolved_database_url)
+    migrate.upgrade(engine)
+    return Store(engine)
