@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Local single-node Elasticsearch for tests and local use.
+#
+#   scripts/elasticsearch.sh start    download (once), start, wait for health, print the URL
+#   scripts/elasticsearch.sh stop     stop the node started here (by its pid file)
+#   scripts/elasticsearch.sh url      print the URL
+#   scripts/elasticsearch.sh status   exit 0 if the node answers a yellow/green health
+#
+# Why the integ-test zip: it is the smallest official build on Maven Central
+# (no bundled JDK, no x-pack), enough for the query DSL the backend uses.
+# It needs JDK 21+, which lives beside the default Java here, so we look for it.
+#
+# Environment: ES_VERSION (default 9.5.0), ES_PORT (default 9200),
+# ES_HEAP (default 512m), ES_START_TIMEOUT seconds (default 90).
+set -euo pipefail
+
+ES_VERSION="${ES_VERSION:-9.5.0}"
+ES_PORT="${ES_PORT:-9200}"
+ES_HEAP="${ES_HEAP:-512m}"
+ES_START_TIMEOUT="${ES_START_TIMEOUT:-90}"
+ES_USER="newswatch-es"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="$ROOT/.cache/elasticsearch"
+DIST="$CACHE/dist"
+HOME_DIR="$CACHE/elasticsearch-$ES_VERSION"
+RUN="$CACHE/run/$ES_PORT"
+PIDFILE="$RUN/es.pid"
+URL="http://127.0.0.1:$ES_PORT"
+
+log() { printf '%s\n' "elasticsearch.sh: $*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+healthy() {
+	# yellow is fine for a single node (replicas cannot be assigned).
+	local body
+	body="$(curl -fsS --max-time 3 "$URL/_cluster/health" 2>/dev/null)" || return 1
+	[[ "$body" == *'"status":"green"'* || "$body" == *'"status":"yellow"'* ]]
+}
+
+find_java() {
+	# Newest JDK under /usr/lib/jvm whose major version is >= 21.
+	local best="" best_major=0 dir major
+	for dir in /usr/lib/jvm/*/; do
+		dir="${dir%/}"
+		[[ -x "$dir/bin/java" ]] || continue
+		major="$("$dir/bin/java" -XshowSettings:properties -version 2>&1 |
+			sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p' | head -n1)"
+		[[ -n "$major" ]] || continue
+		if ((major >= 21 && major > best_major)); then
+			best="$dir"
+			best_major="$major"
+		fi
+	done
+	[[ -n "$best" ]] || die "no JDK 21 or newer found under /usr/lib/jvm (Elasticsearch $ES_VERSION needs one)"
+	printf '%s\n' "$best"
+}
+
+download() {
+	[[ -x "$HOME_DIR/bin/elasticsearch" ]] && return 0
+	local zip="$DIST/elasticsearch-$ES_VERSION.zip" t0
+	mkdir -p "$DIST"
+	if [[ ! -s "$zip" ]]; then
+		command -v mvn >/dev/null || die "mvn is needed to download Elasticsearch from Maven Central"
+		log "downloading Elasticsearch $ES_VERSION (integ-test-zip) from Maven Central"
+		t0=$SECONDS
+		mvn -q dependency:copy \
+			"-Dartifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
+			"-DoutputDirectory=$DIST" >&2
+		log "downloaded in $((SECONDS - t0)) s"
+	fi
+	local tmp="$CACHE/unzip.$$"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	unzip -q "$zip" -d "$tmp"
+	rm -rf "$HOME_DIR"
+	mv "$tmp/elasticsearch-$ES_VERSION" "$HOME_DIR"
+	rm -rf "$tmp"
+}
+
+run_as_user() {
+	# Elasticsearch refuses to run as root: use a system user when we are root.
+	if [[ "$(id -u)" -eq 0 ]]; then
+		if ! id "$ES_USER" >/dev/null 2>&1; then
+			useradd --system --no-create-home --shell /usr/sbin/nologin "$ES_USER"
+		fi
+		# The user must be able to read the distribution and write the run dirs,
+		# and traverse the cache folders above them (ours, so we may open them).
+		chown -R "$ES_USER:" "$HOME_DIR" "$RUN"
+		chmod o+rx "$ROOT/.cache" "$CACHE" "$CACHE/run"
+		runuser -u "$ES_USER" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pid_alive() {
+	[[ -s "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+}
+
+start() {
+	if healthy; then
+		printf '%s\n' "$URL"
+		return 0
+	fi
+	command -v curl >/dev/null || die "curl is needed to check the node's health"
+	download
+	local java_home
+	java_home="$(find_java)"
+	mkdir -p "$RUN/data" "$RUN/logs" "$RUN/tmp"
+	if ! pid_alive; then
+		local t0=$SECONDS
+		log "starting on $URL with $java_home"
+		run_as_user env \
+			ES_JAVA_HOME="$java_home" \
+			ES_TMPDIR="$RUN/tmp" \
+			ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
+			"$HOME_DIR/bin/elasticsearch" -d -p "$PIDFILE" \
+			-Ediscovery.type=single-node \
+			-Expack.security.enabled=false \
+			-Enetwork.host=127.0.0.1 \
+			-Ehttp.port="$ES_PORT" \
+			-Etransport.port=0 \
+			-Epath.data="$RUN/data" \
+			-Epath.logs="$RUN/logs" \
+			-Ecluster.name="newswatch-test-$ES_PORT" \
+			-Ecluster.routing.allocation.disk.threshold_enabled=false \
+			-Eaction.destructive_requires_name=false \
+			>"$RUN/stdout.log" 2>&1 || {
+			tail -n 40 "$RUN/stdout.log" >&2 || true
+			die "Elasticsearch did not start (see $RUN/logs)"
+		}
+		START_T0=$t0
+	fi
+	local deadline=$((SECONDS + ES_START_TIMEOUT))
+	until healthy; do
+		if ((SECONDS >= deadline)); then
+			tail -n 40 "$RUN/logs/newswatch-test-$ES_PORT.log" >&2 2>/dev/null || true
+			die "no healthy cluster on $URL after ${ES_START_TIMEOUT}s"
+		fi
+		if ! pid_alive; then
+			tail -n 40 "$RUN/logs/newswatch-test-$ES_PORT.log" >&2 2>/dev/null || true
+			die "Elasticsearch exited during start-up (see $RUN/logs)"
+		fi
+		sleep 1
+	done
+	[[ -n "${START_T0:-}" ]] && log "healthy after $((SECONDS - START_T0)) s"
+	printf '%s\n' "$URL"
+}
+
+stop() {
+	if ! pid_alive; then
+		log "not running (no live pid in $PIDFILE)"
+		rm -f "$PIDFILE"
+		return 0
+	fi
+	local pid
+	pid="$(cat "$PIDFILE")"
+	kill "$pid"
+	local deadline=$((SECONDS + 60))
+	while kill -0 "$pid" 2>/dev/null; do
+		if ((SECONDS >= deadline)); then
+			log "pid $pid still alive after 60 s; sending KILL"
+			kill -9 "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.5
+	done
+	rm -f "$PIDFILE"
+	log "stopped"
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+url) printf '%s\n' "$URL" ;;
+status) healthy ;;
+*)
+	printf 'usage: %s start|stop|url|status\n' "$0" >&2
+	exit 2
+	;;
+esac
