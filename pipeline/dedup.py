@@ -27,7 +27,7 @@ def canonical_url(url: str) -> str:
     """Lower-case scheme/host, sorted query without tracking parameters, no fragment."""
     url = url.strip()
     try:
-        clean = normalize_url(url, strict=True)
+        clean = normalize_url(url)
     except Exception:  # courlan raises on some odd inputs; keep the URL as given then
         clean = url
     parts = urlsplit(clean)
@@ -70,13 +70,16 @@ def minhash(text: str) -> MinHash:
 class StoryClusterer:
     """Assigns story ids: an article near-identical to a known one joins its story.
 
-    Loaded with the recent articles' (id, story_id, text) so clustering is stable
-    across runs: re-adding the same article returns the same story id.
+    The story id is the smallest article id in the cluster, so the result does
+    not depend on the order articles arrive in (a crashed and resumed run ends
+    with the same ids as one clean run). When a newcomer links clusters or has
+    a smaller id, ``assign`` reports the articles whose story id changed.
     """
 
     def __init__(self, threshold: float = 0.8) -> None:
         self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         self._story: dict[str, str] = {}
+        self._members: dict[str, set[str]] = {}
 
     def add_known(self, items: Iterable[tuple[str, str, str]]) -> None:
         for art_id, story_id, text in items:
@@ -87,12 +90,23 @@ class StoryClusterer:
             return
         self._lsh.insert(art_id, mh)
         self._story[art_id] = story_id
+        self._members.setdefault(story_id, set()).add(art_id)
 
-    def assign(self, art_id: str, text: str) -> str:
+    def story_of(self, art_id: str) -> str | None:
+        return self._story.get(art_id)
+
+    def assign(self, art_id: str, text: str) -> tuple[str, dict[str, str]]:
+        """-> (story id of art_id, {other article id: its new story id} for relabelled ones)."""
         if art_id in self._story:
-            return self._story[art_id]
+            return self._story[art_id], {}
         mh = minhash(text)
-        matches = sorted(self._lsh.query(mh))
-        story = min((self._story[m] for m in matches), default=art_id) if matches else art_id
+        stories = {self._story[m] for m in self._lsh.query(mh)}
+        story = min(stories | {art_id})
+        relabelled: dict[str, str] = {}
+        for old in sorted(stories - {story}):
+            for member in self._members.pop(old, set()):
+                self._story[member] = story
+                self._members.setdefault(story, set()).add(member)
+                relabelled[member] = story
         self._insert(art_id, story, mh)
-        return story
+        return story, relabelled

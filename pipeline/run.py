@@ -368,7 +368,9 @@ def enrich_stage(
             clusterer.add_known(st.recent_story_texts())
             for row in st.iter_article_rows(ids):
                 enrichment = enrich_text(row.text, row.lang, title=row.title)
-                story = row.story_id or clusterer.assign(row.id, f"{row.title}\n{row.text}")
+                story, relabelled = clusterer.assign(row.id, f"{row.title}\n{row.text}")
+                for other, new_story in relabelled.items():
+                    st.set_story(other, new_story)
                 st.update_enrichment(
                     row.id,
                     lang=enrichment.lang or row.lang,

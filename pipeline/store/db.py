@@ -365,6 +365,15 @@ class Store:
                 )
             )
 
+    def set_story(self, article_id: str, story_id: str) -> None:
+        """Move an article to another story; it must be indexed again."""
+        with self.session() as s:
+            s.execute(
+                update(ArticleRow)
+                .where(ArticleRow.id == article_id)
+                .values(story_id=story_id, index_state="pending")
+            )
+
     def unenriched_ids(self) -> list[str]:
         with self.session() as s:
             return list(
