@@ -1,0 +1,159 @@
+"""Bytes -> text for HTML pages, before any parser sees them.
+
+trafilatura and lxml can guess an encoding from bytes, but they guess wrong on
+exactly the pages this project cares about: Arabic sites serving
+windows-1256 without saying so. So every page is decoded here, once, and the
+extractor only ever receives a ``str``.
+
+The order of evidence (strongest first):
+
+1. a byte-order mark: it cannot appear by accident, and browsers let it
+   override everything else;
+2. the ``charset`` of the HTTP ``Content-Type`` header;
+3. ``<meta charset>`` or ``<meta http-equiv="Content-Type">`` in the first bytes;
+4. strict UTF-8, then statistical detection (charset-normalizer);
+5. UTF-8 with replacement characters, so a page is never lost.
+
+A declared charset (header or meta) is used only if the bytes decode with it
+without error; otherwise the next step is tried. That alone fixes a header that
+says ``utf-8`` over windows-1256 bytes.
+
+Single-byte Latin declarations (``iso-8859-1``, ``windows-1252``, ``us-ascii``)
+never fail to decode, and servers send them by default far more often than
+pages are really written in them, so they are weak evidence: a non-Latin meta
+charset beats them, valid UTF-8 beats them (a lying ``iso-8859-1`` header over
+UTF-8 bytes gives UTF-8, never mojibake), and detection may overrule them, but
+only towards a non-Latin script codepage (Arabic windows-1256 mislabelled as
+Latin-1). Otherwise the weak declaration stands.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from charset_normalizer import from_bytes
+
+__all__ = ["charset_from_content_type", "decode_html"]
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+# Both <meta charset="x"> and <meta http-equiv=... content="text/html; charset=x">.
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+META_SCAN_BYTES = 8192  # a little beyond the HTML standard's 1024: real heads are fat
+DETECT_SAMPLE_BYTES = 256 * 1024  # detection on a prefix keeps huge pages cheap
+_WEAK = frozenset({"latin_1", "iso8859-1", "cp1252", "ascii"})
+# Codecs for scripts a weak Latin declaration can hide: detection may overrule
+# the declaration only towards one of these (Arabic first of all).
+_NON_LATIN = frozenset(
+    {
+        "cp1256",
+        "iso8859-6",
+        "cp720",
+        "cp864",
+        "cp1251",
+        "koi8-r",
+        "iso8859-5",
+        "cp866",
+        "cp1253",
+        "iso8859-7",
+        "cp1255",
+        "iso8859-8",
+    }
+)
+
+
+def _codec(name: str | None) -> str | None:
+    """Python's codec name for a declared charset, or None if unknown."""
+    if not name:
+        return None
+    name = name.strip().strip("\"'").lower()
+    if name in {"utf-16", "utf-16le", "utf-16be"}:
+        # An HTML byte stream that is readable enough to carry a meta tag is not
+        # UTF-16; the HTML standard maps such declarations to UTF-8.
+        name = "utf-8"
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header, as declared (not validated)."""
+    if not content_type:
+        return None
+    match = _HEADER_CHARSET.search(content_type)
+    return match.group(1) if match else None
+
+
+def _strict(body: bytes, codec: str) -> str | None:
+    try:
+        return body.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _detect(body: bytes) -> tuple[str, str] | None:
+    """charset-normalizer's best guess, accepted only if the whole body decodes with it."""
+    best = from_bytes(body[:DETECT_SAMPLE_BYTES]).best()
+    if best is None or not best.encoding:
+        return None
+    codec = _codec(best.encoding)
+    if codec is None:
+        return None
+    # The sample may end inside a multi-byte character, or the rest of the page
+    # may disagree: only a clean decode of the whole body counts.
+    text = _strict(body, codec)
+    return (text, codec) if text is not None else None
+
+
+def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
+    """-> (text, encoding used): BOM, header charset, meta charset, detection, utf-8.
+
+    Encodings are reported by their Python codec name (``utf-8``, ``cp1256``, ...).
+    A leading U+FEFF never reaches the caller. See the module docstring for why
+    a declared charset is not always believed.
+    """
+    if not body:
+        return "", "utf-8"
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            text = _strict(body, codec)
+            if text is not None:
+                return text.lstrip("\ufeff"), codecs.lookup(codec).name
+            break
+
+    weak: str | None = None
+    for declared in (charset_from_content_type(content_type), _meta_charset(body)):
+        codec = _codec(declared)
+        if codec is None:
+            continue
+        if codec in _WEAK:
+            weak = weak or codec
+            continue
+        text = _strict(body, codec)
+        if text is not None:
+            return text.lstrip("\ufeff"), codec
+
+    text = _strict(body, "utf-8")
+    if text is not None:
+        return text.lstrip("\ufeff"), "utf-8"
+    detected = _detect(body)
+    if detected is not None and (weak is None or detected[1] in _NON_LATIN):
+        return detected[0].lstrip("\ufeff"), detected[1]
+    if weak is not None:
+        text = _strict(body, weak)
+        if text is not None:
+            return text.lstrip("\ufeff"), weak
+    return body.decode("utf-8", errors="replace").lstrip("\ufeff"), "utf-8"
+
+
+def _meta_charset(body: bytes) -> str | None:
+    match = _META_CHARSET.search(body[:META_SCAN_BYTES])
+    return match.group(1).decode("ascii", "replace") if match else None

@@ -1,0 +1,418 @@
+"""Page -> Article: decode, extract the main text and metadata, date it honestly.
+
+Pure: takes a fetched :class:`Page` (and its feed item, if any) and returns an
+:class:`Article` or a :class:`Failure`. No network, no clock unless ``now`` is
+omitted.
+
+Text comes from the first method in this chain that yields at least
+``min_text_chars`` characters, and the method is recorded:
+
+- ``trafilatura``: balanced settings, comments excluded, tables kept;
+- ``trafilatura_recall``: the same with ``favor_recall``;
+- ``baseline``: trafilatura's plain fallback (embedded JSON article bodies,
+  ``<article>``, paragraphs, then the whole body text);
+- ``feed_summary``: the feed item's summary, HTML stripped.
+
+The common case parses the HTML once: the first trafilatura call also returns
+the metadata. Only pages that fail it are parsed again by the fallbacks.
+
+Dates keep their provenance (page, feed, URL, none). trafilatura's date search
+is told to search only markup (no free-text guessing), to prefer the original
+publication date, and to consult the URL last; a date that only the URL gave is
+labelled ``url``, and a date in the future is refused at its step rather than
+replaced by the fetch time.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from htmldate import find_date
+from lxml import etree
+from trafilatura import bare_extraction, baseline
+from trafilatura.metadata import extract_metadata
+
+from pipeline import dedup
+from pipeline.decode import decode_html
+from pipeline.models import Article, DateSource, Failure, FeedItem, Page
+from pipeline.textnorm import normalise_whitespace
+
+__all__ = ["extract_article", "is_html", "parse_page_date", "url_date"]
+
+FUTURE_TOLERANCE = timedelta(days=1)
+_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+# Content types that are certainly not a web page.
+_NOT_HTML_PREFIXES = ("image/", "audio/", "video/", "font/", "model/")
+_NOT_HTML_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/zip",
+        "application/gzip",
+        "application/json",
+        "application/javascript",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/rss+xml",
+        "application/atom+xml",
+        "text/css",
+        "text/javascript",
+        "text/csv",
+    }
+)
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Magic numbers of formats that servers mislabel as text/html.
+_BINARY_MAGIC = (
+    b"%PDF-",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"RIFF",
+    b"OggS",
+    b"ID3",
+)
+_MARKUP = re.compile(rb"<\s*(!doctype|html|head|body|p|div|article|title|meta)\b", re.IGNORECASE)
+
+_URL_DATE = re.compile(
+    r"/(?P<y>(?:19|20)\d{2})[/-](?P<m>0?[1-9]|1[0-2])[/-](?P<d>0?[1-9]|[12]\d|3[01])(?=/|\.|-|$)"
+)
+_URL_DATE_COMPACT = re.compile(
+    r"/(?P<y>(?:19|20)\d{2})(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])/"
+)
+
+_HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3})\b", re.IGNORECASE)
+_META_LANG = re.compile(
+    r"<meta\b[^>]*?(?:http-equiv\s*=\s*[\"']?content-language|property\s*=\s*[\"']?og:locale)"
+    r"[^>]*?content\s*=\s*[\"']?\s*([A-Za-z]{2,3})\b",
+    re.IGNORECASE,
+)
+LANG_SCAN_CHARS = 16384
+
+
+# --- content type ---------------------------------------------------------
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    name = name.lower()
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def is_html(content_type: str | None, body: bytes) -> bool:
+    """Whether a body is worth handing to an HTML extractor.
+
+    The bytes have the last word over the header: a PDF served as text/html is
+    not HTML. A missing or vague header (octet-stream, text/plain) is accepted
+    when the first bytes look like markup.
+    """
+    head = body[:1024].lstrip()
+    if head.startswith(_BINARY_MAGIC):
+        return False
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime in _HTML_TYPES:
+        return True
+    if mime in _NOT_HTML_TYPES or mime.startswith(_NOT_HTML_PREFIXES):
+        return False
+    return bool(_MARKUP.search(body[:4096]))
+
+
+# --- dates ----------------------------------------------------------------
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_page_date(value: str | None) -> datetime | None:
+    """A date string from htmldate/trafilatura -> aware UTC datetime (midnight if no time)."""
+    if not value:
+        return None
+    value = value.strip()
+    for fmt in (_DATE_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return _aware(datetime.strptime(value, fmt))
+        except ValueError:
+            continue
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def url_date(url: str) -> datetime | None:
+    """A publication date written in a URL path (/2020/11/24/, /2020-11-24-slug, /20201124/)."""
+    path = urlsplit(url).path
+    for pattern in (_URL_DATE, _URL_DATE_COMPACT):
+        match = pattern.search(path)
+        if match:
+            try:
+                day = date(int(match["y"]), int(match["m"]), int(match["d"]))
+            except ValueError:
+                continue
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return None
+
+
+def _not_future(value: datetime | None, now: datetime) -> datetime | None:
+    if value is None or value > now + FUTURE_TOLERANCE:
+        return None
+    return value
+
+
+def _date_params() -> dict[str, Any]:
+    """htmldate settings: markup only, original date, URL consulted last.
+
+    ``max_date`` is left far ahead on purpose: given a nearer bound, htmldate
+    drops a future date and may fall back to a truncated guess (the first of
+    that month); a future date is refused here instead, by :func:`_choose_date`.
+    """
+    return {
+        "original_date": True,
+        "extensive_search": False,
+        "deferred_url_extractor": True,
+        "max_date": "2999-12-31",
+        "outputformat": _DATE_FORMAT,
+    }
+
+
+def _page_date(html: str, found: str | None, urls: tuple[str, ...]) -> datetime | None:
+    """The page's own date, not one htmldate read from the URL.
+
+    htmldate only falls back to the URL when the markup gave nothing, so a
+    result equal to a URL's date is suspect: the markup is searched once more
+    without any URL to tell the two apart.
+    """
+    value = parse_page_date(found)
+    if value is None:
+        return None
+    from_urls = {d.date() for u in urls if u and (d := url_date(u)) is not None}
+    if value.date() not in from_urls:
+        return value
+    params = {k: v for k, v in _date_params().items() if k != "deferred_url_extractor"}
+    return parse_page_date(find_date(html, url="", **params))
+
+
+def _choose_date(
+    page_value: datetime | None, item: FeedItem | None, urls: tuple[str, ...], now: datetime
+) -> tuple[datetime | None, DateSource]:
+    candidate = _not_future(page_value, now)
+    if candidate is not None:
+        return candidate, "page"
+    if item is not None and item.published is not None:
+        candidate = _not_future(_aware(item.published), now)
+        if candidate is not None:
+            return candidate, "feed"
+    for url in urls:
+        candidate = _not_future(url_date(url), now) if url else None
+        if candidate is not None:
+            return candidate, "url"
+    return None, "none"
+
+
+# --- canonical URL, language, small text helpers ---------------------------
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+def choose_canonical(declared: str | None, final_url: str) -> str:
+    """The declared canonical URL if trustworthy, else the final URL, normalised.
+
+    Trusted only when it is http(s), on the same host as the final URL (``www.``
+    ignored) and not the site's home page: sites often declare the home page or
+    a syndication partner as canonical, which would merge unrelated articles.
+    """
+    chosen = final_url
+    if declared:
+        absolute = urljoin(final_url, declared.strip())
+        parts = urlsplit(absolute)
+        if (
+            parts.scheme in {"http", "https"}
+            and _host(absolute) == _host(final_url)
+            and (parts.path.strip("/") or parts.query)
+        ):
+            chosen = absolute
+    return dedup.canonical_url(chosen)
+
+
+def page_lang(html: str) -> str | None:
+    """Two-letter language declared by the page (<html lang>, content-language, og:locale)."""
+    head = html[:LANG_SCAN_CHARS]
+    for pattern in (_HTML_LANG, _META_LANG):
+        match = pattern.search(head)
+        if match:
+            code = match.group(1).lower()
+            if len(code) == 2:
+                return code
+    return None
+
+
+def strip_html(fragment: str) -> str:
+    """Plain text of an HTML fragment (feed summaries often carry markup and entities)."""
+    if not fragment or not fragment.strip():
+        return ""
+    if "<" not in fragment:
+        return normalise_whitespace(htmllib.unescape(fragment))
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (ValueError, etree.ParserError):
+        return normalise_whitespace(htmllib.unescape(re.sub(r"<[^>]*>", " ", fragment)))
+    for bad in root.xpath(".//script|.//style"):
+        bad.drop_tree()
+    for br in root.xpath(".//br|.//p|.//div|.//li"):
+        br.tail = "\n\n" + (br.tail or "")
+    return normalise_whitespace(root.text_content())
+
+
+def paragraphs(text: str | None) -> str:
+    """One paragraph per line from trafilatura -> paragraphs separated by blank lines."""
+    if not text:
+        return ""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n\n".join(line for line in lines if line)
+
+
+def split_authors(value: str | None) -> list[str]:
+    if not value:
+        return []
+    seen: dict[str, None] = {}
+    for name in value.split(";"):
+        name = " ".join(name.split())
+        if name and name.casefold() not in {s.casefold() for s in seen}:
+            seen[name] = None
+    return list(seen)
+
+
+# --- text extraction chain -------------------------------------------------
+
+
+def _trafilatura(html: str, url: str, *, recall: bool, with_metadata: bool) -> Any:
+    try:
+        return bare_extraction(
+            html,
+            url=url,
+            favor_recall=recall,
+            include_comments=False,
+            include_tables=True,
+            with_metadata=with_metadata,
+            date_extraction_params=_date_params(),
+        )
+    except (ValueError, TypeError, AttributeError):
+        # trafilatura signals "nothing usable" with None, but odd trees can
+        # still raise from deep inside lxml; treat both the same way.
+        return None
+
+
+def _metadata(html: str, url: str) -> Any:
+    try:
+        return extract_metadata(html, default_url=url, date_config=_date_params())
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _baseline(html: str) -> str:
+    try:
+        _, text, _ = baseline(html)
+    except (ValueError, TypeError, AttributeError):
+        return ""
+    return text
+
+
+def _extract_text(
+    html: str, url: str, item: FeedItem | None, min_chars: int
+) -> tuple[Any, str, str, int]:
+    """-> (metadata document or None, text, method, longest length seen)."""
+    doc = _trafilatura(html, url, recall=False, with_metadata=True)
+    text = paragraphs(doc.text if doc is not None else None)
+    best = len(text)
+    if best >= min_chars:
+        return doc, text, "trafilatura", best
+
+    meta = doc if doc is not None else _metadata(html, url)
+    recall = _trafilatura(html, url, recall=True, with_metadata=False)
+    text = paragraphs(recall.text if recall is not None else None)
+    best = max(best, len(text))
+    if len(text) >= min_chars:
+        return meta, text, "trafilatura_recall", best
+
+    text = paragraphs(_baseline(html))
+    best = max(best, len(text))
+    if len(text) >= min_chars:
+        return meta, text, "baseline", best
+
+    text = strip_html(item.summary) if item is not None else ""
+    best = max(best, len(text))
+    if len(text) >= min_chars:
+        return meta, text, "feed_summary", best
+    return meta, "", "", best
+
+
+# --- the stage ---------------------------------------------------------------
+
+
+def extract_article(
+    page: Page,
+    item: FeedItem | None,
+    *,
+    min_text_chars: int = 200,
+    now: datetime | None = None,
+) -> Article | Failure:
+    """Decode and extract one fetched page into an Article, or say why not."""
+    now = _aware(now) if now is not None else datetime.now(UTC)
+    content_type = _header(page.headers, "content-type")
+    if not page.body or not page.body.strip():
+        return Failure("extract", "empty", "the page body is empty", url=page.url)
+    if not is_html(content_type, page.body):
+        mime = (content_type or "unknown").split(";", 1)[0].strip()
+        return Failure("extract", "not_html", f"content type {mime} is not a web page", page.url)
+
+    html, encoding = decode_html(page.body, content_type)
+    final_url = page.final_url or page.url
+    meta, text, method, best = _extract_text(html, final_url, item, min_text_chars)
+    if not text:
+        return Failure(
+            "extract",
+            "too_short",
+            f"longest text found is {best} characters (minimum {min_text_chars}); "
+            f"decoded as {encoding}",
+            url=page.url,
+        )
+
+    declared = getattr(meta, "url", None)
+    canonical = choose_canonical(declared, final_url)
+    urls = (final_url, canonical, page.url)
+    page_value = _page_date(html, getattr(meta, "date", None), urls)
+    published, date_source = _choose_date(page_value, item, urls, now)
+
+    title = " ".join((getattr(meta, "title", None) or "").split())
+    description = " ".join((getattr(meta, "description", None) or "").split())
+    return Article(
+        id=dedup.article_id(canonical),
+        url=page.url,
+        canonical_url=canonical,
+        source=item.feed if item is not None else "",
+        title=title or (" ".join(item.title.split()) if item is not None else ""),
+        text=text,
+        lang=page_lang(html) or (item.lang if item is not None else None),
+        authors=split_authors(getattr(meta, "author", None)),
+        published=published,
+        date_source=date_source,
+        fetched_at=page.fetched_at,
+        summary=description or (strip_html(item.summary) if item is not None else ""),
+        extraction_method=method,
+        content_hash=dedup.content_hash(text),
+        story_id="",
+    )
