@@ -306,3 +306,22 @@ def test_feeds_file_and_settings(server: LocalServer, tmp_path: Path) -> None:
     settings = load_settings(**corpus.DEMO_SETTINGS)
     assert settings.read_timeout == 2.0 and settings.max_page_bytes == 2_000_000
     assert settings.allow_hosts == ["127.0.0.1"]
+
+
+def test_default_feeds_file_lists_real_sources_in_both_languages() -> None:
+    """The shipped feeds.yaml: unique names, https URLs, English and Arabic sources."""
+    repo_feeds = Path(__file__).resolve().parent.parent / "feeds.yaml"
+    feeds = yaml.safe_load(repo_feeds.read_text(encoding="utf-8"))["feeds"]
+    names = [f["name"] for f in feeds]
+    assert len(names) == len(set(names))
+    assert {f["lang"] for f in feeds} == {"en", "ar"}
+    for f in feeds:
+        assert set(f) == {"name", "url", "lang", "interval"}, f
+        assert f["url"].startswith("https://"), f
+        assert re.fullmatch(r"\d+[smh]?", str(f["interval"])), f
+    hosts = " ".join(urlsplit(f["url"]).netloc for f in feeds)
+    for site in ("libyaherald", "libyaobserver", "libyareview", "libyaupdate", "alwasat"):
+        assert site in hosts, site
+    assert any("reliefweb.int" in f["url"] for f in feeds)
+    assert any("news.un.org" in f["url"] for f in feeds)
+    assert any("news.google.com" in f["url"] and f["lang"] == "ar" for f in feeds)
