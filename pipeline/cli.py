@@ -285,6 +285,66 @@ def show(
         out.print("  " + ", ".join(f"{escape(e.name)} ({e.type})" for e in article.entities))
 
 
+@app.command()
+def export(
+    query: Annotated[
+        str, typer.Argument(help="Optional query (same language as search); none = all.")
+    ] = "",
+    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published before (YYYY-MM-DD).")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="Only this language (repeatable).")] = None,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="JSON Lines, one article per line.")
+    ] = False,
+    csv_: Annotated[bool, typer.Option("--csv", help="CSV; lists/objects as JSON text.")] = False,
+    parquet: Annotated[
+        bool, typer.Option("--parquet", help="Parquet (needs -o and the parquet extra).")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Export stored articles (full text, events, entities) as JSONL, CSV or Parquet."""
+    from pipeline.export import export as do_export
+    from pipeline.export import iter_records
+    from pipeline.progress import RichProgress
+    from pipeline.store import open_store
+
+    chosen = [name for name, on in (("jsonl", jsonl), ("csv", csv_), ("parquet", parquet)) if on]
+    if len(chosen) != 1:
+        raise typer.BadParameter("choose exactly one of --jsonl, --csv, --parquet")
+    fmt = chosen[0]
+    try:
+        settings = _settings()
+        store = open_store(settings)
+        try:
+            records = iter_records(
+                settings,
+                store,
+                query=query,
+                since=_parse_date(since, "--since"),
+                until=_parse_date(until, "--until"),
+                sources=source or [],
+                langs=lang or [],
+            )
+            with RichProgress(err, enabled=output is not None) as progress:
+                progress.start("export", None)
+                n = do_export(
+                    records,
+                    fmt,  # type: ignore[arg-type]
+                    None if output else sys.stdout,
+                    str(output) if output else None,
+                    tick=lambda: progress.advance("export"),
+                )
+                progress.done("export")
+        finally:
+            store.close()
+    except NewswatchError as exc:
+        _fail(exc)
+    err.print(f"Exported {n} article(s) as {fmt}" + (f" to {output}" if output else "") + ".")
+
+
 # ---------------------------------------------------------------- feeds
 @feeds_app.callback()
 def feeds_list(ctx: typer.Context) -> None:

@@ -20,6 +20,7 @@ LABELS = {
     "index": "Indexing",
     "reindex": "Rebuilding the index",
     "alerts": "Evaluating alerts",
+    "export": "Exporting",
 }
 
 

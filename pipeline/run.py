@@ -261,6 +261,7 @@ def fetch_extract_stage(
     try:
         rows = [r for r in st.get_items(item_ids) if r.status == "pending"]
         # An item whose link is already a stored article needs no fetch.
+        # Two items whose links share a canonical URL are one page: fetch it once.
         known = st.existing_article_ids(article_id(r.link) for r in rows)
         to_fetch = []
         for r in rows:
@@ -269,6 +270,7 @@ def fetch_extract_stage(
                 st.mark_item(r.id, status="duplicate", article_id=aid, attempt=False)
                 tally.counts["duplicates"] += 1
             else:
+                known.add(aid)
                 to_fetch.append(r)
         by_url: dict[str, list[Any]] = {}
         for r in to_fetch:

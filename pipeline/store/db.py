@@ -468,6 +468,34 @@ class Store:
             yield from rows
             last = rows[-1].id
 
+    def iter_filtered_rows(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sources: Sequence[str] = (),
+        langs: Sequence[str] = (),
+        batch: int = 500,
+    ) -> Iterator[ArticleRow]:
+        """Every article matching the filters, in id order, one batch per query."""
+        last = ""
+        while True:
+            q = select(ArticleRow).where(ArticleRow.id > last)
+            if since is not None:
+                q = q.where(ArticleRow.published >= since)
+            if until is not None:
+                q = q.where(ArticleRow.published < until)
+            if sources:
+                q = q.where(ArticleRow.source.in_(list(sources)))
+            if langs:
+                q = q.where(ArticleRow.lang.in_(list(langs)))
+            with self.session() as s:
+                rows = list(s.scalars(q.order_by(ArticleRow.id).limit(batch)))
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id
+
     def count_articles(self) -> int:
         with self.session() as s:
             return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
