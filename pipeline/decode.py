@@ -126,7 +126,7 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
         if body.startswith(bom):
             text = _strict(body, codec)
             if text is not None:
-                return text.lstrip("\ufeff"), codecs.lookup(codec).name
+                return text.lstrip("\ufeff"), codec.removesuffix("-sig")
             break
 
     weak: str | None = None

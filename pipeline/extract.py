@@ -7,7 +7,8 @@ omitted.
 Text comes from the first method in this chain that yields at least
 ``min_text_chars`` characters, and the method is recorded:
 
-- ``trafilatura``: balanced settings, comments excluded, tables kept;
+- ``trafilatura``: balanced settings, comments excluded, tables kept (unless
+  the whole page is a layout table);
 - ``trafilatura_recall``: the same with ``favor_recall``;
 - ``baseline``: trafilatura's plain fallback (embedded JSON article bodies,
   ``<article>``, paragraphs, then the whole body text);
@@ -299,14 +300,22 @@ def split_authors(value: str | None) -> list[str]:
 # --- text extraction chain -------------------------------------------------
 
 
-def _trafilatura(html: str, url: str, *, recall: bool, with_metadata: bool) -> Any:
+def _mostly_table(text: str) -> bool:
+    """Whether trafilatura's text is a page-layout table (nav and footer cells and all)."""
+    rows = sum(len(line) for line in text.splitlines() if line.lstrip().startswith("|"))
+    return rows * 2 > len(text)
+
+
+def _trafilatura(
+    html: str, url: str, *, recall: bool, with_metadata: bool, tables: bool = True
+) -> Any:
     try:
         return bare_extraction(
             html,
             url=url,
             favor_recall=recall,
             include_comments=False,
-            include_tables=True,
+            include_tables=tables,
             with_metadata=with_metadata,
             date_extraction_params=_date_params(),
         )
@@ -337,6 +346,13 @@ def _extract_text(
     """-> (metadata document or None, text, method, longest length seen)."""
     doc = _trafilatura(html, url, recall=False, with_metadata=True)
     text = paragraphs(doc.text if doc is not None else None)
+    if text and _mostly_table(text):
+        # Tables are kept for data tables inside articles; an old site laid out
+        # in tables instead yields its menus and footer as table cells.
+        untabled = _trafilatura(html, url, recall=False, with_metadata=False, tables=False)
+        plain = paragraphs(untabled.text if untabled is not None else None)
+        if len(plain) >= min_chars:
+            text = plain
     best = len(text)
     if best >= min_chars:
         return doc, text, "trafilatura", best
