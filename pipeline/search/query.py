@@ -182,7 +182,9 @@ def _syntax_error(text: str, exc: ParseError) -> QueryError:
         return diag
     m = re.search(r"unexpected\s+'(.*)' at position (\d+)", msg, re.S)
     if m:
-        return QueryError(f"unexpected '{m.group(1)}'", int(m.group(2)), text)
+        pos = int(m.group(2))
+        shown = m.group(1) if m.group(1) not in ("", "None") else text[pos : pos + 1]
+        return QueryError(f"unexpected '{shown}'", pos, text)
     return QueryError("the query ends too early", len(text), text)
 
 

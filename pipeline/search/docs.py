@@ -1,0 +1,59 @@
+"""Article -> SearchDoc: the one place that decides what a backend indexes.
+
+Both backends index the same SearchDoc, so a field is filled here once and
+never derived differently per backend.
+
+Entity fields by entity type:
+
+- ``persons``: type ``person``;
+- ``orgs``: type ``org``;
+- ``actors``: the ones who act with force or on the ground — types
+  ``armed_group``, ``foreign_actor`` and ``person`` (``actor:haftar`` should
+  find the commander as well as his brigades);
+- ``places``: type ``place``; ``geo`` holds the (lat, lon) of each place
+  that has coordinates;
+- ``entities``: every entity id, whatever its type.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pipeline.models import Article
+from pipeline.search.base import SearchDoc
+from pipeline.textnorm import normalise_for_search
+
+ACTOR_TYPES = ("armed_group", "foreign_actor", "person")
+
+
+def _unique(values: list[str]) -> list[str]:
+    """Order-preserving de-duplication (entity order follows the article)."""
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def doc_from_article(article: Article, ingested_at: datetime) -> SearchDoc:
+    """Build the search document of one article; pure, no I/O."""
+    ents = article.entities
+    places = [e for e in ents if e.type == "place"]
+    return SearchDoc(
+        id=article.id,
+        title=article.title,
+        text=article.text,
+        title_norm=normalise_for_search(article.title),
+        text_norm=normalise_for_search(article.text),
+        url=article.url,
+        source=article.source,
+        lang=article.lang,
+        published=article.published,
+        ingested_at=ingested_at,
+        story_id=article.story_id or article.id,
+        summary=article.summary,
+        events=sorted({e.type for e in article.events}),
+        entities=_unique([e.id for e in ents]),
+        persons=_unique([e.id for e in ents if e.type == "person"]),
+        orgs=_unique([e.id for e in ents if e.type == "org"]),
+        actors=_unique([e.id for e in ents if e.type in ACTOR_TYPES]),
+        places=_unique([e.id for e in places]),
+        entity_records=[e.record() for e in ents],
+        geo=[(e.lat, e.lon) for e in places if e.lat is not None and e.lon is not None],
+    )
