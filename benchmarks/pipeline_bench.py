@@ -1,0 +1,126 @@
+"""Ingest throughput: N generated article pages served from 127.0.0.1, end to end.
+
+Prints pages/s for each stage and end to end, peak memory, and, as the ceiling,
+raw ``trafilatura.extract`` throughput on the same pages (one core and both
+cores). Run: ``.venv/bin/python -m benchmarks.pipeline_bench --pages 2000``.
+Numbers only; nothing here fails on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import trafilatura
+
+from benchmarks.generate import page_html, rss
+from pipeline.config import load_settings
+from pipeline.localserver import LocalServer, Response
+from pipeline.run import ingest_cycle
+
+FEEDS = 10
+
+
+def _extract(html: str) -> int:
+    return len(trafilatura.extract(html) or "")
+
+
+def ceiling(pages: list[str], workers: int) -> float:
+    t0 = time.perf_counter()
+    if workers == 1:
+        for html in pages:
+            _extract(html)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_extract, pages, chunksize=16))
+    return len(pages) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    rng = random.Random(42)
+    server = LocalServer().start()
+    htmls: list[str] = []
+    per_feed: list[list[tuple[str, str]]] = [[] for _ in range(FEEDS)]
+    for i in range(args.pages):
+        title, html = page_html(i, rng)
+        path = f"/news/{i}.html"
+        htmls.append(html)
+        server.route(
+            path,
+            Response(body=html.encode(), headers={"Content-Type": "text/html; charset=utf-8"}),
+        )
+        per_feed[i % FEEDS].append((title, path))
+    server.route("/robots.txt", Response(body=b"User-agent: *\nAllow: /\n"))
+    with tempfile.TemporaryDirectory() as tmp:
+        feeds_file = Path(tmp) / "feeds.yaml"
+        lines = ["feeds:"]
+        for f, items in enumerate(per_feed):
+            server.route(
+                f"/feed{f}.rss",
+                Response(
+                    body=rss(server.url, items).encode(),
+                    headers={"Content-Type": "application/rss+xml"},
+                ),
+            )
+            lines.append(f"  - {{name: bench{f}, url: '{server.url}/feed{f}.rss', lang: en}}")
+        feeds_file.write_text("\n".join(lines) + "\n")
+        settings = load_settings(
+            data_dir=Path(tmp) / "data",
+            feeds_file=feeds_file,
+            allow_hosts=["127.0.0.1"],
+            host_delay=0.0,
+            fetch_concurrency=args.concurrency,
+            per_host_concurrency=args.concurrency,
+        )
+        t0 = time.perf_counter()
+        summary = ingest_cycle(settings)
+        wall = time.perf_counter() - t0
+    server.stop()
+
+    one = ceiling(htmls[:400], 1)
+    both = ceiling(htmls, os.cpu_count() or 2)
+    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    n = summary["extracted"]
+    print(f"pages served          {args.pages}")
+    print(f"articles stored       {n} (failed: {summary['failed']})")
+    for stage, secs in summary["seconds"].items():
+        rate = n / secs if secs else float("inf")
+        print(f"stage {stage:<15} {secs:8.2f} s   {rate:8.1f} pages/s")
+    print(f"end to end            {wall:8.2f} s   {n / wall:8.1f} pages/s")
+    print(
+        f"trafilatura ceiling   1 core {one:.1f} pages/s, {os.cpu_count()} cores {both:.1f} pages/s"
+    )
+    print(
+        f"end to end / ceiling  {100 * (n / wall) / both:.0f}% of the {os.cpu_count()}-core ceiling"
+    )
+    print(f"peak memory           main {rss_self:.0f} MiB, largest worker {rss_children:.0f} MiB")
+    print(
+        json.dumps(
+            {
+                "pages": args.pages,
+                "stored": n,
+                "end_to_end_pps": round(n / wall, 1),
+                "ceiling_1core_pps": round(one, 1),
+                "ceiling_all_cores_pps": round(both, 1),
+                "stage_seconds": summary["seconds"],
+                "peak_rss_mib": round(rss_self),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
