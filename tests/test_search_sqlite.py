@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import sqlite3
 import threading
@@ -534,3 +535,20 @@ def test_fts_syntax_in_terms_is_data(backend: SqliteBackend) -> None:
     assert ids(backend, "title:NEAR*") == {"e1"}
     assert ids(backend, "title_norm") == set()
     assert ids(backend, '"Sirte" OR "coast\\""') == {"e1", "e2"}
+
+
+def test_doc_from_article_fills_entity_fields() -> None:
+    first = ARTICLES[0]
+    a = dataclasses.replace(first, events=[*first.events, Event("mobilisation", 0.5, "again")])
+    doc = doc_from_article(a, INGESTED)
+    assert doc.events == ["ceasefire_violation", "foreign_forces", "mobilisation"]
+    assert doc.entities == ["haftar", "lna", "sirte", "jufra", "wagner"]
+    assert doc.persons == ["haftar"]
+    assert doc.orgs == []
+    assert doc.actors == ["haftar", "lna", "wagner"]
+    assert doc.places == ["sirte", "jufra"]
+    assert doc.geo == [(31.2, 16.59), (29.1, 16.0)]
+    assert doc.entity_records[0] == {"id": "haftar", "name": "Khalifa Haftar", "type": "person"}
+    assert doc.story_id == "s1" and doc.ingested_at == INGESTED
+    arabic = doc_from_article(ARTICLES[8], INGESTED)
+    assert "سرت" in arabic.text_norm and "سِرت" in arabic.text
