@@ -88,10 +88,12 @@ _URL_DATE_COMPACT = re.compile(
     r"/(?P<y>(?:19|20)\d{2})(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])/"
 )
 
-_HTML_LANG = re.compile(r"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3})\b", re.IGNORECASE)
+_HTML_LANG = re.compile(
+    r"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])", re.IGNORECASE
+)
 _META_LANG = re.compile(
     r"<meta\b[^>]*?(?:http-equiv\s*=\s*[\"']?content-language|property\s*=\s*[\"']?og:locale)"
-    r"[^>]*?content\s*=\s*[\"']?\s*([A-Za-z]{2,3})\b",
+    r"[^>]*?content\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])",
     re.IGNORECASE,
 )
 LANG_SCAN_CHARS = 16384
