@@ -9,22 +9,26 @@ The order of evidence (strongest first):
 
 1. a byte-order mark: it cannot appear by accident, and browsers let it
    override everything else;
-2. the ``charset`` of the HTTP ``Content-Type`` header;
-3. ``<meta charset>`` or ``<meta http-equiv="Content-Type">`` in the first bytes;
-4. strict UTF-8, then statistical detection (charset-normalizer);
-5. UTF-8 with replacement characters, so a page is never lost.
+2. bytes that are valid UTF-8 and not plain ASCII: legacy single-byte text
+   (Arabic windows-1256 above all) is practically never valid UTF-8, while
+   sites that moved to UTF-8 often keep a stale ``windows-1256`` declaration
+   in their templates or server configuration;
+3. the ``charset`` of the HTTP ``Content-Type`` header;
+4. ``<meta charset>`` or ``<meta http-equiv="Content-Type">`` in the first bytes;
+5. statistical detection (charset-normalizer);
+6. UTF-8 with replacement characters, so a page is never lost.
 
 A declared charset (header or meta) is used only if the bytes decode with it
-without error; otherwise the next step is tried. That alone fixes a header that
-says ``utf-8`` over windows-1256 bytes.
+without error; otherwise the next step is tried. Together with step 2 this
+means a header that says ``utf-8`` over windows-1256 bytes, or
+``windows-1256`` over UTF-8 bytes, never produces mojibake.
 
 Single-byte Latin declarations (``iso-8859-1``, ``windows-1252``, ``us-ascii``)
 never fail to decode, and servers send them by default far more often than
 pages are really written in them, so they are weak evidence: a non-Latin meta
-charset beats them, valid UTF-8 beats them (a lying ``iso-8859-1`` header over
-UTF-8 bytes gives UTF-8, never mojibake), and detection may overrule them, but
-only towards a non-Latin script codepage (Arabic windows-1256 mislabelled as
-Latin-1). Otherwise the weak declaration stands.
+charset beats them, and detection may overrule them, but only towards a
+non-Latin script codepage (Arabic windows-1256 mislabelled as Latin-1).
+Otherwise the weak declaration stands.
 """
 
 from __future__ import annotations
@@ -114,7 +118,7 @@ def _detect(body: bytes) -> tuple[str, str] | None:
 
 
 def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
-    """-> (text, encoding used): BOM, header charset, meta charset, detection, utf-8.
+    """-> (text, encoding used): BOM, valid UTF-8, header, meta, detection, utf-8.
 
     Encodings are reported by their Python codec name (``utf-8``, ``cp1256``, ...).
     A leading U+FEFF never reaches the caller. See the module docstring for why
@@ -129,6 +133,11 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
                 return text.lstrip("\ufeff"), codec.removesuffix("-sig")
             break
 
+    if not body.isascii():
+        text = _strict(body, "utf-8")
+        if text is not None:
+            return text.lstrip("\ufeff"), "utf-8"
+
     weak: str | None = None
     for declared in (charset_from_content_type(content_type), _meta_charset(body)):
         codec = _codec(declared)
@@ -141,9 +150,8 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
         if text is not None:
             return text.lstrip("\ufeff"), codec
 
-    text = _strict(body, "utf-8")
-    if text is not None:
-        return text.lstrip("\ufeff"), "utf-8"
+    if body.isascii():
+        return body.decode("ascii"), weak or "utf-8"
     detected = _detect(body)
     if detected is not None and (weak is None or detected[1] in _NON_LATIN):
         return detected[0].lstrip("\ufeff"), detected[1]

@@ -148,3 +148,25 @@ def test_undecodable_bytes_never_raise() -> None:
 )
 def test_charset_from_content_type(header: str | None, expected: str | None) -> None:
     assert charset_from_content_type(header) == expected
+
+
+def test_utf8_bytes_under_a_stale_windows_1256_meta_stay_utf8() -> None:
+    """Sites that moved to UTF-8 often keep the old declaration in their templates."""
+    body = "<html><head><meta charset='windows-1256'></head><body>قوات في سرت</body></html>"
+    text, encoding = decode_html(body.encode("utf-8"), "text/html")
+    assert encoding == "utf-8"
+    assert "قوات في سرت" in text
+
+
+def test_utf8_bytes_under_a_windows_1256_header_stay_utf8() -> None:
+    body = "<html><body>اشتباكات في الزاوية</body></html>".encode()
+    text, encoding = decode_html(body, "text/html; charset=windows-1256")
+    assert encoding == "utf-8"
+    assert "اشتباكات في الزاوية" in text
+
+
+def test_header_beats_meta_when_both_decode() -> None:
+    body = "<html><head><meta charset='iso-8859-1'></head><body>الجفرة</body></html>"
+    text, encoding = decode_html(body.encode("cp1256"), "text/html; charset=windows-1256")
+    assert encoding == "cp1256"
+    assert "الجفرة" in text
