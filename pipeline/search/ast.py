@@ -7,7 +7,8 @@ the parity test between backends meaningful.
 Fields: ``text`` and ``title`` are full-text (a bare term searches both);
 ``source``, ``lang``, ``event``, ``entity``, ``person``, ``org``, ``actor``,
 ``place`` are exact keyword fields whose values were resolved to canonical
-ids at parse time; ``published`` and ``ingested`` take ranges.
+ids at parse time (``actor`` = a person, armed group or foreign actor; ``org``
+= an organisation or institution); ``published`` and ``ingested`` take ranges.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class SearchDoc:
     entities: list[str] = field(default_factory=list)  # every entity id
     persons: list[str] = field(default_factory=list)
     orgs: list[str] = field(default_factory=list)
-    actors: list[str] = field(default_factory=list)  # armed_group + foreign_actor ids
+    actors: list[str] = field(default_factory=list)  # person + armed_group + foreign_actor ids
     places: list[str] = field(default_factory=list)
     entity_records: list[dict[str, Any]] = field(default_factory=list)  # as in the article record
     geo: list[tuple[float, float]] = field(default_factory=list)  # (lat, lon) of places
