@@ -81,8 +81,10 @@ _BINARY_MAGIC = (
 )
 _MARKUP = re.compile(rb"<\s*(!doctype|html|head|body|p|div|article|title|meta)\b", re.IGNORECASE)
 
+# The same shape htmldate looks for (so that a date it read from the URL is
+# recognised as such), plus compact /YYYYMMDD/ path segments.
 _URL_DATE = re.compile(
-    r"/(?P<y>(?:19|20)\d{2})[/-](?P<m>0?[1-9]|1[0-2])[/-](?P<d>0?[1-9]|[12]\d|3[01])(?=/|\.|-|$)"
+    r"\D(?P<y>(?:19|20)\d{2})[/_-](?P<m>0?[1-9]|1[0-2])[/_-](?P<d>0?[1-9]|[12]\d|3[01])(?:\D|$)"
 )
 _URL_DATE_COMPACT = re.compile(
     r"/(?P<y>(?:19|20)\d{2})(?P<m>0[1-9]|1[0-2])(?P<d>0[1-9]|[12]\d|3[01])/"
@@ -154,10 +156,11 @@ def parse_page_date(value: str | None) -> datetime | None:
 
 
 def url_date(url: str) -> datetime | None:
-    """A publication date written in a URL path (/2020/11/24/, /2020-11-24-slug, /20201124/)."""
-    path = urlsplit(url).path
+    """A date written in a URL: /2020/11/24/, /2020-11-24-slug, _2020_11_24, /20201124/."""
+    parts = urlsplit(url)
+    where = f"{parts.path}?{parts.query}" if parts.query else parts.path
     for pattern in (_URL_DATE, _URL_DATE_COMPACT):
-        match = pattern.search(path)
+        match = pattern.search(where)
         if match:
             try:
                 day = date(int(match["y"]), int(match["m"]), int(match["d"]))

@@ -347,6 +347,19 @@ def test_date_only_in_the_url() -> None:
     assert (art.published, art.date_source) == (datetime(2020, 11, 24, tzinfo=UTC), "url")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://news.example.ly/news/2020_11_24_artillery-sirte",
+        "https://news.example.ly/news/artillery-sirte-2020-11-24.html",
+        "https://news.example.ly/news/artillery-sirte?d=2020/11/24",
+    ],
+)
+def test_url_dates_are_never_passed_off_as_page_dates(url: str) -> None:
+    art = extract_ok(make_page(article_html(), url))
+    assert (art.published, art.date_source) == (datetime(2020, 11, 24, tzinfo=UTC), "url")
+
+
 def test_feed_date_beats_the_url_date() -> None:
     url = "https://news.example.ly/world/2020/11/24/artillery-sirte"
     feed_date = datetime(2020, 11, 24, 21, 15, tzinfo=UTC)
@@ -384,7 +397,9 @@ def test_naive_and_offset_feed_dates_become_utc() -> None:
         ("https://a.ly/archive/20190405/story.html", datetime(2019, 4, 5, tzinfo=UTC)),
         ("https://a.ly/2020/02/30/story", None),
         ("https://a.ly/news/300123", None),
-        ("https://a.ly/story?date=2020/11/24", None),
+        ("https://a.ly/news/2020_11_24_story", datetime(2020, 11, 24, tzinfo=UTC)),
+        ("https://a.ly/story?date=2020/11/24", datetime(2020, 11, 24, tzinfo=UTC)),
+        ("https://a.ly/2020/11/story", None),
     ],
 )
 def test_url_date(url: str, expected: datetime | None) -> None:
