@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import mimetypes
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -105,6 +106,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: LocalServer
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Stay quiet when a client hangs up (timeouts, size caps): that is expected."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
