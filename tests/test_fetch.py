@@ -396,3 +396,14 @@ def test_shared_get_helper_passes_conditional_headers(local_server: LocalServer)
     first, second = asyncio.run(go())
     assert first.status == 200 and first.headers["etag"] == '"e1"'
     assert second.status == 304 and second.body == b""
+
+
+def test_robots_crawl_delay_is_honoured(local_server: LocalServer) -> None:
+    local_server.route("/robots.txt", Response(200, b"User-agent: *\nCrawl-delay: 1\n"))
+    for name in ("a", "b"):
+        local_server.route(f"/{name}", Response(200, name.encode()))
+    base = local_server.url
+    results = fetch_pages(settings(host_delay=0.0), [base + "/a", base + "/b"])
+    assert all(isinstance(r, Page) for r in results.values())
+    pages = sorted(r.time for r in local_server.requests if r.path != "/robots.txt")
+    assert pages[1] - pages[0] >= 1.0
