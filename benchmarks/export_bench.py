@@ -62,7 +62,7 @@ def fill(data_dir: Path, n: int) -> float:
                     "enriched": True,
                     "index_state": "indexed",
                     "ingested_at": now,
-                }  # fmt: skip
+                }
             )
             if len(batch) == 2000:
                 conn.execute(insert(ArticleRow), batch)
