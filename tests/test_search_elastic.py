@@ -407,7 +407,7 @@ def test_delete(fresh: ElasticsearchBackend):
     assert ids(fresh, "") == {"a2", "a4", "a5"}
 
 
-def test_unreachable_cluster_is_backend_unavailable(es_url: str):
+def test_unreachable_cluster_is_backend_unavailable():
     url = f"http://127.0.0.1:{closed_port()}"
     backend = ElasticsearchBackend(settings_for(url, "nwtest-dead"))
     with pytest.raises(BackendUnavailable, match=re.escape(url)):
@@ -455,3 +455,56 @@ def test_rebuild_swaps_the_alias_while_searches_keep_answering(fresh: Elasticsea
     # Writes after the swap go to the new index.
     fresh.upsert([HAND[0]])
     assert fresh.count() == len(docs) + 1
+
+
+# ------------------------------------------------------------ ingest with an outage
+
+
+def test_ingest_with_elasticsearch_down_loses_nothing(es_url: str, tmp_path):
+    """One run with Elasticsearch unreachable finishes and leaves N pending; the next
+    run, with Elasticsearch back, indexes every article exactly once."""
+    from pipeline.config import load_settings
+    from pipeline.demo.corpus import DEMO_SETTINGS, start_demo_server, write_feeds_file
+    from pipeline.run import ingest_cycle
+    from pipeline.store import open_store
+
+    index = unique_name("nwoutage")
+    dead = f"http://127.0.0.1:{closed_port()}"
+    server = start_demo_server()
+    try:
+        feeds = write_feeds_file(server.url, tmp_path / "feeds.yaml")
+        common = {
+            **DEMO_SETTINGS,
+            "data_dir": tmp_path / "data",
+            "feeds_file": feeds,
+            "search_backend": "elasticsearch",
+            "elasticsearch_index": index,
+        }
+        down = ingest_cycle(load_settings(**common, elasticsearch_url=[dead]))
+        assert down["extracted"] > 0
+        assert down["indexed"] == 0
+        assert down["pending_index"] > 0
+        assert "backend_unavailable" in down["failed"]
+
+        live_settings = load_settings(**common, elasticsearch_url=[es_url])
+        up = ingest_cycle(live_settings)
+        assert up["pending_index"] == 0
+        assert up["indexed"] == down["pending_index"]
+        again = ingest_cycle(live_settings)
+        assert again["indexed"] == 0 and again["pending_index"] == 0
+    finally:
+        server.stop()
+
+    store = open_store(live_settings)
+    try:
+        article_ids = [r.id for r in store.iter_article_rows()]
+    finally:
+        store.close()
+    backend = ElasticsearchBackend(settings_for(es_url, index))
+    try:
+        indexed = list(backend.iter_ids(SearchRequest()))
+        assert sorted(indexed) == sorted(article_ids)  # each article once, none missing
+        assert backend.count() == len(article_ids)
+    finally:
+        drop(backend)
+        backend.close()
