@@ -519,6 +519,21 @@ def demo(
     )
 
 
+# ---------------------------------------------------------------- serve
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the search page and the HTTP API (keys required off loopback)."""
+    from pipeline.api.serve import serve as run_server
+
+    try:
+        run_server(_settings(), host=host, port=port)
+    except NewswatchError as exc:
+        _fail(exc)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -1,0 +1,89 @@
+"""``GET /api/health``: open to all, so monitors can probe without a key.
+
+Reports the last run, each feed's state, articles waiting for the index and
+the alert outbox backlog. An unreachable search backend makes the status
+``degraded`` (still a 200: the API itself answers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from pipeline.api.models import Health, RunInfo
+from pipeline.api.resources import Resources
+from pipeline.errors import NewswatchError
+from pipeline.store import Store
+
+router = APIRouter(tags=["health"])
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def feed_states(store: Store) -> list[dict[str, Any]]:
+    """Per-feed state, the same fields as ``pipeline.run.feed_health``."""
+    return [
+        {
+            "name": f.name,
+            "url": f.url,
+            "lang": f.lang,
+            "last_status": f.last_status,
+            "last_http_status": f.last_http_status,
+            "last_error": f.last_error,
+            "last_warning": f.last_warning,
+            "consecutive_errors": f.consecutive_errors or 0,
+            "last_polled_at": _iso(f.last_polled_at),
+            "last_success_at": _iso(f.last_success_at),
+            "last_new_item_at": _iso(f.last_new_item_at),
+            "items_seen": f.items_seen or 0,
+        }
+        for f in store.feeds()
+    ]
+
+
+def outbox_backlog(store: Store) -> int | None:
+    """Deliveries not yet sent, when the alerts package is installed."""
+    try:
+        from pipeline.alerts.state import delivery_counts
+    except ImportError:
+        return None
+    try:
+        counts = delivery_counts(store)
+    except Exception:  # tables missing on an old schema: unknown, not an error
+        return None
+    return sum(n for state, n in counts.items() if state not in ("sent", "failed"))
+
+
+@router.get("/api/health", response_model=Health, summary="Pipeline and feed health (no key)")
+def health(request: Request) -> Health:
+    res: Resources = request.app.state.resources
+    store = res.store
+    run = store.last_run()
+    last = None
+    if run is not None:
+        last = RunInfo(
+            run_id=run.id,
+            started_at=_iso(run.started_at),
+            finished_at=_iso(run.finished_at),
+            status=run.status,
+            summary=run.summary or {},
+        )
+    backend_ok = True
+    try:
+        with res.pool.backend() as backend:
+            backend.count()
+    except NewswatchError:
+        backend_ok = False
+    return Health(
+        status="ok" if backend_ok else "degraded",
+        backend=res.settings.search_backend,
+        backend_ok=backend_ok,
+        articles=store.count_articles(),
+        pending_index=store.count_pending_index(),
+        outbox_backlog=outbox_backlog(store),
+        last_run=last,
+        feeds=feed_states(store),
+    )
