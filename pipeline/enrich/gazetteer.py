@@ -1,0 +1,151 @@
+"""The Libya gazetteer: canonical entities, their names, and name resolution.
+
+Entries live in YAML under ``data/`` (places with coordinates and region;
+people, organisations, armed groups and foreign actors), each with English
+and Arabic names. The data is read once per process; every lookup goes
+through folded keys (:func:`normalise.fold_key`), so case, Arabic letter
+forms and diacritics never decide whether a name is known.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from pipeline.enrich.normalise import fold_key
+from pipeline.textnorm import has_arabic
+
+ACTOR_SECTIONS = {
+    "people": "person",
+    "orgs": "org",
+    "armed_groups": "armed_group",
+    "foreign_actors": "foreign_actor",
+}
+
+# Which entity types a query field accepts (see :func:`resolve`).
+FIELD_TYPES: dict[str, tuple[str, ...]] = {
+    "entity": ("person", "org", "armed_group", "foreign_actor", "place"),
+    "person": ("person",),
+    "org": ("org",),
+    "actor": ("person", "org", "armed_group", "foreign_actor"),
+    "place": ("place",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GazetteerEntry:
+    id: str
+    name: str
+    type: str
+    lat: float | None = None
+    lon: float | None = None
+    region: str | None = None
+    kind: str | None = None
+    foreign: bool = False
+    outside_land_box: bool = False
+    names_ar: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    cased: frozenset[str] = frozenset()
+    ar_ambiguous: frozenset[str] = frozenset()
+    contains: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases, *self.names_ar)
+
+
+def _load_yaml(name: str) -> dict[str, Any]:
+    text = resources.files("pipeline.enrich").joinpath("data").joinpath(name).read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _entry(raw: dict[str, Any], etype: str) -> GazetteerEntry:
+    return GazetteerEntry(
+        id=raw["id"],
+        name=raw["name"],
+        type=etype,
+        lat=raw.get("lat"),
+        lon=raw.get("lon"),
+        region=raw.get("region"),
+        kind=raw.get("kind"),
+        foreign=bool(raw.get("foreign", False)),
+        outside_land_box=bool(raw.get("outside_land_box", False)),
+        names_ar=tuple(raw.get("ar") or ()),
+        aliases=tuple(raw.get("aliases") or ()),
+        cased=frozenset(raw.get("cased") or ()),
+        ar_ambiguous=frozenset(raw.get("ar_ambiguous") or ()),
+        contains=tuple(raw.get("contains") or ()),
+    )
+
+
+@cache
+def entries() -> dict[str, GazetteerEntry]:
+    """All entries by id, loaded once per process."""
+    out: dict[str, GazetteerEntry] = {}
+    for raw in _load_yaml("places.yaml")["places"]:
+        out[raw["id"]] = _entry(raw, "place")
+    actors = _load_yaml("actors.yaml")
+    for section, etype in ACTOR_SECTIONS.items():
+        for raw in actors[section]:
+            if raw["id"] in out:
+                raise ValueError(f"duplicate gazetteer id {raw['id']!r}")
+            out[raw["id"]] = _entry(raw, etype)
+    return out
+
+
+def get_entity(entity_id: str) -> GazetteerEntry | None:
+    return entries().get(entity_id)
+
+
+@cache
+def name_index() -> dict[str, tuple[str, ...]]:
+    """Folded name -> ids that carry it (first listed wins on a clash)."""
+    index: dict[str, list[str]] = {}
+    for entry in entries().values():
+        for name in (entry.id, *entry.all_names):
+            ids = index.setdefault(fold_key(name), [])
+            if entry.id not in ids:
+                ids.append(entry.id)
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def _slug(value: str) -> str:
+    return re.sub(r"[\s\-]+", "_", value.strip().casefold())
+
+
+def _strip_article(value: str) -> str:
+    """Arabic query words may come with clitics (والجفرة): try the bare name too."""
+    m = re.match(r"^(?:[وف])?(?:[بلك])?(ال.+)$", value)
+    return m.group(1) if m else value
+
+
+def resolve(field: str, value: str) -> str:
+    """Map a query value (any known name, variant, id or event label) to its canonical id.
+
+    Why: analysts type "Hafter", "حفتر" or "Sirt"; the index stores canonical
+    ids, so the query language resolves names here before compiling.
+    Unknown values fall back to a slug of the value, so a query never fails
+    just because a name is new.
+    """
+    if field == "event":
+        from pipeline.enrich.events import resolve_event
+
+        return resolve_event(value)
+    key = fold_key(value)
+    candidates = list(name_index().get(key, ()))
+    if not candidates and has_arabic(value):
+        candidates = list(name_index().get(fold_key(_strip_article(value)), ()))
+    if not candidates:
+        candidates = list(name_index().get(fold_key(_slug(value)), ()))
+    allowed = FIELD_TYPES.get(field)
+    for cid in candidates:
+        entry = entries()[cid]
+        if allowed is None or entry.type in allowed:
+            return cid
+    return _slug(value)
