@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from pipeline.alerts.cli import alerts_app
 from pipeline.config import Settings, load_settings
 from pipeline.errors import NewswatchError, NotFound
 
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 feeds_app = typer.Typer(help="The configured feeds and their health.", invoke_without_command=True)
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(alerts_app, name="alerts")
 
 err = Console(stderr=True)
 out = Console()

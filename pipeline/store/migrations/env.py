@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import pipeline.alerts.tables  # noqa: F401  (registers the alert tables on Base)
 from pipeline.store.tables import Base
 
 config = context.config
