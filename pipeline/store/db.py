@@ -195,8 +195,11 @@ class Store:
                         attempts=0,
                     )
                     .on_conflict_do_nothing(index_elements=["id"])
+                    # RETURNING, not rowcount: with psycopg 3 + SQLAlchemy 2.1 the
+                    # rowcount of INSERT .. ON CONFLICT is -1 on PostgreSQL.
+                    .returning(ItemRow.id)
                 )
-                if s.execute(stmt).rowcount:
+                if s.execute(stmt).first() is not None:
                     new.append(iid)
         return new
 
@@ -339,8 +342,8 @@ class Store:
         )
         with self.session() as s:
             stmt = self._insert(ArticleRow).values(id=article.id, **values)
-            res = s.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
-            return bool(res.rowcount)
+            stmt = stmt.on_conflict_do_nothing(index_elements=["id"]).returning(ArticleRow.id)
+            return s.execute(stmt).first() is not None  # rowcount is -1 on PostgreSQL
 
     def update_enrichment(
         self,
