@@ -98,7 +98,12 @@ run_as_user() {
 }
 
 pid_alive() {
-	[[ -s "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+	# A stale pid file may name an unrelated process after a reboot: check the command.
+	local pid
+	[[ -s "$PIDFILE" ]] || return 1
+	pid="$(cat "$PIDFILE")"
+	kill -0 "$pid" 2>/dev/null || return 1
+	grep -q "org.elasticsearch" "/proc/$pid/cmdline" 2>/dev/null
 }
 
 start() {
