@@ -61,6 +61,7 @@ class RequestRecord:
     path: str  # path + query
     host: str  # Host header
     headers: dict[str, str]
+    body: bytes = b""  # request body (POST: webhook receivers in the alert tests)
 
 
 Handler = Response | Callable[[RequestRecord], Response]
@@ -127,14 +128,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._answer(send_body=False)
 
+    def do_POST(self) -> None:
+        self._answer(send_body=True)
+
     def _answer(self, send_body: bool) -> None:
         owner = self.server.owner
+        length = int(self.headers.get("Content-Length") or 0)
         record = RequestRecord(
             time=time.monotonic(),
             method=self.command,
             path=self.path,
             host=self.headers.get("Host", ""),
             headers={k: v for k, v in self.headers.items()},
+            body=self.rfile.read(length) if length > 0 else b"",
         )
         owner._record(record)
         response = owner._respond(record)
