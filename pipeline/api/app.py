@@ -58,6 +58,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unavailable(_: Request, exc: BackendUnavailable) -> JSONResponse:
         return _error(503, f"search backend unavailable: {exc}")
 
+    @app.exception_handler(routes_alerts.RuleConflict)
+    async def conflict(_: Request, exc: NewswatchError) -> JSONResponse:
+        return _error(409, str(exc))
+
     @app.exception_handler(NewswatchError)
     async def other(_: Request, exc: NewswatchError) -> JSONResponse:
         return _error(400, str(exc))
