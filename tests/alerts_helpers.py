@@ -28,7 +28,7 @@ class _Handler:
     def __init__(self, inbox: list[EmailMessage]) -> None:
         self.inbox = inbox
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.inbox.append(msg)  # type: ignore[arg-type]
         return "250 OK"

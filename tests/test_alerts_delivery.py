@@ -235,7 +235,9 @@ def test_a_crash_between_send_and_record_resends_with_the_same_delivery_id(
     settings = settings_for(demo_server, tmp_path / "data")
     run(settings)
     _, story, title = canonical_ids(demo_server, settings)
-    first_ids = [str(m["X-Newswatch-Delivery-Id"]) for m in smtp.inbox if title in str(m["Subject"])]
+    first_ids = [
+        str(m["X-Newswatch-Delivery-Id"]) for m in smtp.inbox if title in str(m["Subject"])
+    ]
     assert len(first_ids) == 1
     # Put the rows back the way a sender that died after sending leaves them.
     store = open_store(settings)
