@@ -72,8 +72,16 @@ def newswatch_ingest() -> None:
         outlet_events[ARTICLES].extra = at.asset_extra(summary)
         return summary
 
+    # Fails the Airflow run when a stage (not a feed) failed, so a broken stage shows
+    # red; skipped, and so green, otherwise. A feed that is down is reported in the
+    # run summary and in its own failed poll task, and does not fail the run.
+    @task(trigger_rule="one_failed", retries=0)
+    def stage_failed() -> None:
+        at.stage_failed()
+
     newswatch_run = start_run()
-    polled = poll_feed.partial(newswatch_run=newswatch_run).expand(feed_name=feed_names())
+    names = feed_names()
+    polled = poll_feed.partial(newswatch_run=newswatch_run).expand(feed_name=names)
     batches = item_batches(newswatch_run)
     polled >> batches
     fetched = fetch_extract.partial(newswatch_run=newswatch_run).expand(item_ids=batches)
@@ -83,6 +91,7 @@ def newswatch_ingest() -> None:
     indexed >> alerted
     done = finish(newswatch_run)
     alerted >> done
+    [newswatch_run, names, batches, fetched, indexed, alerted, done] >> stage_failed()
 
 
 dag = newswatch_ingest()

@@ -448,6 +448,11 @@ def asset_extra(summary: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def stage_failed() -> None:
+    """Raised by the ingest DAG's watcher task when a stage task failed."""
+    raise RuntimeError("a newswatch stage failed in this run; see the failed task's log")
+
+
 # ---------------------------------------------------------------- alerts DAG tasks
 def run_ids_from_events(events: Any) -> list[str]:
     """Run ids named by the triggering Asset events (oldest first, no repeats)."""

@@ -416,7 +416,7 @@ def _script_test(dag_id: str) -> dict[str, Any]:
                 "task_id": ti.task_id,
                 "map_index": ti.map_index,
                 "rendered_map_index": ti.rendered_map_index,
-                "state": str(ti.state.value if ti.state else None),
+                "state": str(getattr(ti.state, "value", ti.state)),
                 "try_number": ti.try_number,
             }
             for ti in dr.get_task_instances(session=session)
