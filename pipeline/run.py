@@ -541,7 +541,7 @@ def check_index(settings: Settings) -> dict[str, int]:
 
 def reindex(settings: Settings, progress: Progress | None = None) -> int:
     """Rebuild the search index from state and switch to it with no empty moment."""
-    from pipeline.search.base import open_backend
+    from pipeline.search.base import SearchRequest, open_backend
     from pipeline.search.docs import doc_from_article
 
     progress = progress or NoProgress()
@@ -558,8 +558,11 @@ def reindex(settings: Settings, progress: Progress | None = None) -> int:
                 yield doc_from_article(article_from_row(row), row.ingested_at)
 
         n = backend.rebuild(docs())
-        all_ids = [r.id for r in store.iter_article_rows()]
-        store.mark_indexed(all_ids)
+        # Only what the new index really holds counts as indexed; the rest stays
+        # pending and the next ingest retries it.
+        confirmed = set(backend.iter_ids(SearchRequest(query="")))
+        store.mark_all_pending_index()
+        store.mark_indexed(sorted(confirmed))
         progress.done("reindex")
         return n
     finally:

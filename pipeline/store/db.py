@@ -422,11 +422,12 @@ class Store:
 
     def mark_indexed(self, ids: Sequence[str], errors: dict[str, str] | None = None) -> None:
         now = utcnow()
+        ids = list(ids)
         with self.session() as s:
-            if ids:
+            for i in range(0, len(ids), 1000):  # stay under the bound-parameter limits
                 s.execute(
                     update(ArticleRow)
-                    .where(ArticleRow.id.in_(list(ids)))
+                    .where(ArticleRow.id.in_(ids[i : i + 1000]))
                     .values(index_state="indexed", indexed_at=now, index_error=None)
                 )
             for art_id, reason in (errors or {}).items():
