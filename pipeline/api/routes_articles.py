@@ -15,6 +15,7 @@ router = APIRouter(tags=["articles"], dependencies=[Depends(read_access)])
 @router.get(
     "/api/articles/{article_id}",
     response_model=ArticleRecord,
+    response_model_exclude_unset=True,
     responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
     summary="One stored article: full text, events with evidence, entities",
 )

@@ -71,6 +71,7 @@ def run_search(res: Resources, f: Filters, **extra: Any) -> SearchResult:
 @router.get(
     "/api/search",
     response_model=SearchResponse,
+    response_model_exclude_unset=True,
     responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
     summary="Full-text search with filters, facets and story collapsing",
 )
