@@ -40,6 +40,7 @@ def window_start(
     evaluated_before: bool,
     overlap: timedelta,
     oldest_late: datetime | None,
+    floor: datetime | None = None,
 ) -> datetime:
     """Where a rule's search window opens.
 
@@ -47,11 +48,12 @@ def window_start(
     afterwards the window reaches back ``overlap`` before the checkpoint, and
     further back to the oldest ingest time of anything indexed late (an
     article stored before the checkpoint but confirmed by the backend only now).
+    Never before ``floor``, the rule's start: neither reaches into history.
     """
     start = checkpoint - overlap if evaluated_before else checkpoint
     if oldest_late is not None and oldest_late < start:
         start = oldest_late
-    return start
+    return max(start, floor) if floor is not None else start
 
 
 def due_time(mode: str, created: datetime) -> datetime:
@@ -117,9 +119,14 @@ def evaluate_rule(
     started = state.utcnow()
     checkpoint = row.checkpoint or started
     evaluated_before = row.evaluated_at is not None
-    late_from = (row.evaluated_at or checkpoint) - overlap
+    # Articles indexed since the last look (never before a new rule's start).
+    late_from = checkpoint - overlap if evaluated_before else checkpoint
     since = window_start(
-        checkpoint, evaluated_before, overlap, state.oldest_late_ingest(store, late_from)
+        checkpoint,
+        evaluated_before,
+        overlap,
+        state.oldest_late_ingest(store, late_from),
+        floor=row.starts_at,
     )
     terms = rule_terms(rule.query)
     ids = matching_ids(backend, rule, since)

@@ -92,6 +92,7 @@ def sync_rules(store: Store, alerts: AlertsFile, start: datetime) -> list[str]:
                         origin="file",
                         enabled=rule.enabled,
                         checkpoint=start,
+                        starts_at=start,
                         consecutive_errors=0,
                         created_at=now,
                         updated_at=now,
@@ -165,6 +166,7 @@ def add_rule(
         row.enabled = rule.enabled
         row.updated_at = now
         row.checkpoint = EPOCH if backfill else now
+        row.starts_at = row.checkpoint
         row.evaluated_at = None
         return row
 

@@ -38,6 +38,8 @@ class AlertRuleRow(Base):
     mode: Mapped[str] = mapped_column(String(20), default="immediate")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     origin: Mapped[str] = mapped_column(String(10), default="file")
+    # Nothing ingested before starts_at is ever alerted (a new rule brings no history).
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     checkpoint: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

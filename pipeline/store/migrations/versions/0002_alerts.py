@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("mode", sa.String(length=20), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("origin", sa.String(length=10), nullable=False),
+        sa.Column("starts_at", pipeline.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("checkpoint", pipeline.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("evaluated_at", pipeline.store.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_sent_at", pipeline.store.tables.UTCDateTime(timezone=True), nullable=True),
