@@ -36,6 +36,29 @@ _SENT_END = re.compile(r"(?<=[.!?؟。])[\"'”’)\]]*\s+|\s*\n+\s*")
 Term = tuple[str, ...]  # a word sequence; a word ending in * is a stem
 
 
+class Terms:
+    """A list of word sequences compiled to one regex over a sentence's word string.
+
+    Why a regex: checking a few hundred cue and context terms word by word in
+    Python dominated the run time; one compiled alternation per list scans a
+    window of words in C.
+    """
+
+    __slots__ = ("pattern", "terms")
+
+    def __init__(self, terms: tuple[Term, ...]) -> None:
+        self.terms = terms
+        alts = sorted({" ".join(_word_re(w) for w in t) for t in terms}, key=len, reverse=True)
+        self.pattern = re.compile("(?:(?<= )|^)(?:" + "|".join(alts) + ")(?= |$)") if alts else None
+
+    def __bool__(self) -> bool:
+        return self.pattern is not None
+
+
+def _word_re(word: str) -> str:
+    return re.escape(word[:-1]) + "[^ ]*" if word.endswith("*") else re.escape(word)
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     type: str
@@ -43,20 +66,21 @@ class Rule:
     key: str
     stem: bool
     w: float
-    need: tuple[Term, ...] = ()
-    need_place: bool = False
-    block_after: tuple[Term, ...] = ()
-    block_before: tuple[Term, ...] = ()
+    need: Terms
+    need_also: Terms
+    need_place: bool
+    block_after: Terms
+    block_before: Terms
     suppressed_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class CueSet:
-    strong_pre: tuple[Term, ...] = ()
-    near_pre: tuple[Term, ...] = ()
-    post: tuple[Term, ...] = ()
-    exceptions: tuple[Term, ...] = ()
-    breakers: tuple[Term, ...] = ()
+    strong_pre: Terms
+    near_pre: Terms
+    post: Terms
+    exceptions: Terms
+    breakers: Terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +94,10 @@ class Lexicon:
 
 
 @dataclass(slots=True)
-class Token:
-    raw: str
-    bare: str  # Arabic word without its clitics (same as raw otherwise)
-    start: int
-    end: int
-
-
-@dataclass(slots=True)
 class Sentence:
     start: int
     end: int
-    tokens: list[Token] | None = None
+    tokens: Words | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +110,7 @@ class Found:
     end: int
 
 
-def _terms(items: list[str] | None, sets: dict[str, list[str]]) -> tuple[Term, ...]:
+def _term_list(items: list[str] | None, sets: dict[str, list[str]]) -> tuple[Term, ...]:
     out: list[Term] = []
     for item in map(str, items or ()):
         names = sets[item[1:]] if item.startswith("@") else [item]
@@ -105,13 +121,29 @@ def _terms(items: list[str] | None, sets: dict[str, list[str]]) -> tuple[Term, .
     return tuple(out)
 
 
-def _cueset(raw: dict[str, Any], sets: dict[str, list[str]], prefix: str = "") -> CueSet:
+def _terms(items: list[str] | None, sets: dict[str, list[str]]) -> Terms:
+    return Terms(_term_list(items, sets))
+
+
+_CUE_KINDS = ("strong_pre", "near_pre", "post", "exceptions", "clause_breakers")
+
+
+def _cueset(
+    shared: dict[str, Any],
+    sets: dict[str, list[str]],
+    extra: dict[str, Any] | None = None,
+    prefix: str = "",
+) -> CueSet:
+    """The shared cues of a language, plus a type's own when it has some."""
+    lists = {k: list(shared.get(k) or ()) for k in _CUE_KINDS}
+    for k in _CUE_KINDS:
+        lists[k] += list((extra or {}).get(prefix + k) or ())
     return CueSet(
-        strong_pre=_terms(raw.get(prefix + "strong_pre"), sets),
-        near_pre=_terms(raw.get(prefix + "near_pre"), sets),
-        post=_terms(raw.get(prefix + "post"), sets),
-        exceptions=_terms(raw.get(prefix + "exceptions"), sets),
-        breakers=_terms(raw.get(prefix + "clause_breakers"), sets),
+        strong_pre=_terms(lists["strong_pre"], sets),
+        near_pre=_terms(lists["near_pre"], sets),
+        post=_terms(lists["post"], sets),
+        exceptions=_terms(lists["exceptions"], sets),
+        breakers=_terms(lists["clause_breakers"], sets),
     )
 
 
@@ -133,8 +165,8 @@ def lexicon() -> Lexicon:
         for label in [etype, *spec.get("labels", [])]:
             labels[fold_key(label)] = etype
         if "cues" in spec:
-            type_cues[(etype, "en")] = _cueset(spec["cues"], sets)
-            type_cues[(etype, "ar")] = _cueset(spec["cues"], sets, "ar_")
+            type_cues[(etype, "en")] = _cueset(data["cues"]["en"], sets, spec["cues"])
+            type_cues[(etype, "ar")] = _cueset(data["cues"]["ar"], sets, spec["cues"], "ar_")
         if "entity_trigger" in spec:
             et = spec["entity_trigger"]
             entity_triggers[et["type"]] = (etype, float(et["w"]))
@@ -150,6 +182,7 @@ def lexicon() -> Lexicon:
                     stem=stem,
                     w=float(r.get("w", 0.7)),
                     need=_terms(r.get("need"), sets),
+                    need_also=_terms(r.get("need_also"), sets),
                     need_place=bool(r.get("need_place", False)),
                     block_after=_terms(r.get("block_after"), sets),
                     block_before=_terms(r.get("block_before"), sets),
@@ -188,7 +221,7 @@ def resolve_event(value: str) -> str:
     return re.sub(r"[\s\-]+", "_", value.strip().casefold())
 
 
-# --- sentences and tokens -------------------------------------------------
+# --- sentences and words -------------------------------------------------
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -204,81 +237,100 @@ def split_sentences(text: str) -> list[Sentence]:
     return out
 
 
-def _tokens(text: str, s: Sentence) -> list[Token]:
+@dataclass(slots=True)
+class Words:
+    """A sentence's words as two strings (as written, and Arabic without clitics)."""
+
+    starts: list[int]  # folded text offsets of each word
+    ends: list[int]
+    raw: str
+    bare: str
+    raw_off: list[int]  # offset of each word in ``raw``
+    bare_off: list[int]
+
+    def find(self, terms: Terms, lo: int, hi: int, last: bool = False) -> int:
+        """Index of the first (or last) word in [lo, hi) where a term starts, or -1."""
+        if not terms or lo >= hi:
+            return -1
+        best = -1
+        for string, off in ((self.raw, self.raw_off), (self.bare, self.bare_off)):
+            end = off[hi] - 1 if hi < len(off) else len(string)
+            end = min(end, len(string))
+            for m in terms.pattern.finditer(string, off[lo], end):
+                i = bisect_right(off, m.start()) - 1
+                if not last:
+                    if best < 0 or i < best:
+                        best = i
+                    break
+                best = max(best, i)
+            if string is self.bare and self.bare == self.raw:
+                break
+        return best
+
+    def hits(self, terms: Terms, lo: int, hi: int) -> set[int]:
+        out: set[int] = set()
+        if not terms or lo >= hi:
+            return out
+        for string, off in ((self.raw, self.raw_off), (self.bare, self.bare_off)):
+            end = off[hi] - 1 if hi < len(off) else len(string)
+            for m in terms.pattern.finditer(string, off[lo], min(end, len(string))):
+                out.add(bisect_right(off, m.start()) - 1)
+        return out
+
+
+def _words(text: str, s: Sentence) -> Words:
     if s.tokens is None:
-        toks = []
+        starts, ends, raws, bares = [], [], [], []
         for m in _TOKEN.finditer(text, s.start, s.end):
             raw = m.group()
-            bare = _AR_CLITICS.sub("", raw) if "\u0600" <= raw[0] <= "\u06ff" else raw
-            toks.append(Token(raw, bare, m.start(), m.end()))
-        s.tokens = toks
+            starts.append(m.start())
+            ends.append(m.end())
+            raws.append(raw)
+            bares.append(_AR_CLITICS.sub("", raw) if "\u0600" <= raw[0] <= "\u06ff" else raw)
+
+        def offsets(words: list[str]) -> list[int]:
+            out, pos = [], 0
+            for w in words:
+                out.append(pos)
+                pos += len(w) + 1
+            return out
+
+        s.tokens = Words(
+            starts, ends, " ".join(raws), " ".join(bares), offsets(raws), offsets(bares)
+        )
     return s.tokens
-
-
-def _word_ok(word: str, tok: Token) -> bool:
-    if word.endswith("*"):
-        w = word[:-1]
-        return tok.raw.startswith(w) or tok.bare.startswith(w)
-    return tok.raw == word or tok.bare == word
-
-
-def _term_at(tokens: list[Token], i: int, term: Term) -> bool:
-    if i + len(term) > len(tokens):
-        return False
-    return all(_word_ok(w, tokens[i + k]) for k, w in enumerate(term))
-
-
-def _find_term(tokens: list[Token], terms: tuple[Term, ...]) -> int:
-    """Index of the last token position where any term starts, or -1."""
-    for i in range(len(tokens) - 1, -1, -1):
-        if any(_term_at(tokens, i, t) for t in terms):
-            return i
-    return -1
-
-
-def _first_term(tokens: list[Token], terms: tuple[Term, ...]) -> int:
-    for i in range(len(tokens)):
-        if any(_term_at(tokens, i, t) for t in terms):
-            return i
-    return -1
 
 
 # --- cues -----------------------------------------------------------------
 
 
-def _cue_before(before: list[Token], cues: CueSet, extra: CueSet | None) -> bool:
-    """A negation/hypothetical cue governs the trigger from the words before it."""
-    strong = cues.strong_pre + (extra.strong_pre if extra else ())
-    near = cues.near_pre + (extra.near_pre if extra else ())
-    window = before[-STRONG_WINDOW:]
+def _cue_before(w: Words, k: int, cues: CueSet) -> bool:
+    """A negation/hypothetical cue governs the trigger from the words before it (< k)."""
+    lo = max(0, k - STRONG_WINDOW)
     # Only the clause that holds the trigger: cut at the last breaker.
-    cut = _find_term(window, cues.breakers)
+    cut = w.find(cues.breakers, lo, k, last=True)
     if cut >= 0:
-        window = window[cut + 1 :]
-    for i in range(len(window)):
-        if any(_term_at(window, i, t) for t in cues.exceptions):
-            continue
-        if any(_term_at(window, i, t) for t in strong):
-            return True
-        if i >= len(window) - NEAR_WINDOW and any(_term_at(window, i, t) for t in near):
-            return True
-    return False
+        lo = cut + 1
+    if lo >= k:
+        return False
+    excepted = w.hits(cues.exceptions, lo, k)
+    if w.hits(cues.strong_pre, lo, k) - excepted:
+        return True
+    return bool(w.hits(cues.near_pre, max(lo, k - NEAR_WINDOW), k) - excepted)
 
 
-def _cue_after(after: list[Token], cues: CueSet, extra: CueSet | None) -> bool:
-    post = cues.post + (extra.post if extra else ())
-    window = after[:POST_WINDOW]
-    cut = _first_term(window, cues.breakers)
+def _cue_after(w: Words, k2: int, cues: CueSet) -> bool:
+    hi = min(len(w.starts), k2 + POST_WINDOW)
+    cut = w.find(cues.breakers, k2, hi)
     if cut >= 0:
-        window = window[:cut]
-    return _first_term(window, post) >= 0
+        hi = cut
+    return w.find(cues.post, k2, hi) >= 0
 
 
-def _negated(rule_type: str, lang: str, before: list[Token], after: list[Token]) -> bool:
+def _negated(rule_type: str, lang: str, w: Words, k: int, k2: int) -> bool:
     lex = lexicon()
-    cues = lex.cues[lang]
-    extra = lex.type_cues.get((rule_type, lang))
-    return _cue_before(before, cues, extra) or _cue_after(after, cues, extra)
+    cues = lex.type_cues.get((rule_type, lang)) or lex.cues[lang]
+    return _cue_before(w, k, cues) or _cue_after(w, k2, cues)
 
 
 # --- rules ----------------------------------------------------------------
@@ -286,7 +338,10 @@ def _negated(rule_type: str, lang: str, before: list[Token], after: list[Token])
 
 def _boundary_ok(rule: Rule, text: str, start: int, end: int) -> bool:
     if not rule.stem and end < len(text) and text[end].isalnum():
-        return False
+        # Arabic nouns may carry the accusative alef ("أرتالا", "اتفاقا").
+        at_end = end + 1 >= len(text) or not text[end + 1].isalnum()
+        if not (rule.lang == "ar" and text[end] == "ا" and at_end):
+            return False
     if start == 0 or not text[start - 1].isalnum():
         return True
     if rule.lang != "ar":
@@ -295,27 +350,27 @@ def _boundary_ok(rule: Rule, text: str, start: int, end: int) -> bool:
     return arabic_prefix_ok(prefix, verb=True)
 
 
-def _split(
-    tokens: list[Token], start: int, end: int
-) -> tuple[list[Token], list[Token], list[Token]]:
-    before = [t for t in tokens if t.end <= start]
-    after = [t for t in tokens if t.start >= end and t.start > start]
-    inside = [t for t in tokens if t.start < end and t.end > start]
-    return before, inside, after
+def _around(w: Words, start: int, end: int) -> tuple[int, int]:
+    """Words before the span are [0, k); words after it are [k2, n)."""
+    k = bisect_right(w.ends, start)
+    k2 = bisect_right(w.starts, end - 1)
+    return k, k2
 
 
-def _rule_fires(rule: Rule, tokens: list[Token], start: int, end: int, has_place: bool) -> bool:
-    # The trigger's own words (a stem owns its whole word) are neither before nor after.
-    before, _inside, after = _split(tokens, start, end)
+def _rule_fires(rule: Rule, w: Words, start: int, end: int, has_place: bool) -> bool:
     if rule.need_place and not has_place:
         return False
-    if rule.need and _first_term(before + after, rule.need) < 0:
+    # The trigger's own words (a stem owns its whole word) are neither before nor after.
+    k, k2 = _around(w, start, end)
+    n = len(w.starts)
+    for need in (rule.need, rule.need_also):
+        if need and w.find(need, 0, k) < 0 and w.find(need, k2, n) < 0:
+            return False
+    if rule.block_after and w.find(rule.block_after, k2, min(n, k2 + BLOCK_WINDOW)) >= 0:
         return False
-    if rule.block_after and _first_term(after[:BLOCK_WINDOW], rule.block_after) >= 0:
+    if rule.block_before and w.find(rule.block_before, max(0, k - BLOCK_WINDOW), k) >= 0:
         return False
-    if rule.block_before and _find_term(before[-BLOCK_WINDOW:], rule.block_before) >= 0:
-        return False
-    return not _negated(rule.type, rule.lang, before, after)
+    return not _negated(rule.type, rule.lang, w, k, k2)
 
 
 def find_events(
@@ -357,15 +412,15 @@ def find_events(
         sent = sentences[si]
         if end > sent.end:
             continue
-        tokens = None
+        words = None
         for rule in rules:
             if rule.type in fired.get(si, {}) and fired[si][rule.type][0] >= rule.w:
                 continue
             if not _boundary_ok(rule, text, start, end):
                 continue
-            if tokens is None:
-                tokens = _tokens(text, sent)
-            if _rule_fires(rule, tokens, start, end, places_in.get(si, False)):
+            if words is None:
+                words = _words(text, sent)
+            if _rule_fires(rule, words, start, end, places_in.get(si, False)):
                 record(si, rule.type, rule.w, rule)
 
     for _eid, etype, s, e in entity_hits:
@@ -375,10 +430,10 @@ def find_events(
         si = sentence_of(s)
         if si < 0:
             continue
-        tokens = _tokens(text, sentences[si])
-        before, _inside, after = _split(tokens, s, e)
+        words = _words(text, sentences[si])
+        k, k2 = _around(words, s, e)
         lang = "ar" if any("\u0600" <= c <= "\u06ff" for c in text[s:e]) else "en"
-        if not _negated(trig[0], lang, before, after):
+        if not _negated(trig[0], lang, words, k, k2):
             record(si, trig[0], trig[1], None)
 
     out: list[Found] = []

@@ -11,9 +11,10 @@ from functools import cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-MIN_PROBABILITY = 0.7
+MIN_PROBABILITY = 0.5
+ARABIC_SCRIPT_SHARE = 0.6
 MIN_LETTERS = 12
-SAMPLE_CHARS = 2000
+SAMPLE_CHARS = 800
 
 
 @cache
@@ -27,6 +28,17 @@ def detect_language(text: str) -> str | None:
     if sum(c.isalpha() for c in sample) < MIN_LETTERS:
         return None
     lang, prob = _identifier().classify(sample)
+    if _arabic_share(sample) >= ARABIC_SCRIPT_SHARE:
+        # Short Arabic texts get low probabilities spread over ar/fa/ur; the
+        # script is the stronger evidence unless the model is sure otherwise.
+        return str(lang) if lang != "ar" and prob >= 0.9 else "ar"
     if prob < MIN_PROBABILITY:
         return None
     return str(lang)
+
+
+def _arabic_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum("\u0600" <= c <= "\u06ff" for c in letters) / len(letters)

@@ -105,7 +105,11 @@ def _accept(alias: Alias, f: Folded, start: int, end: int) -> bool:
     if not all(is_arabic_letter(c) for c in prefix):
         return False
     if not arabic_prefix_ok(prefix, definite_stem=alias.definite_stem):
-        return False
+        # li + al + a word that starts with lam is written with two lams only
+        # ("للواء" = li + al-liwa'), so one lam in front is the whole prefix.
+        lam_merge = alias.definite_stem and text[start] == "ل" and prefix in ("ل", "ول", "فل")
+        if not lam_merge:
+            return False
     if alias.ambiguous:
         prev = _prev_word(text, ws)
         if prev in _DEMONSTRATIVES or _DEFINITE_WORD.match(prev):
