@@ -29,7 +29,8 @@ else
 fi
 
 # standalone starts its components as `airflow ...` subprocesses, found on PATH.
-export PATH="$(dirname "$AIRFLOW"):$PATH"
+AIRFLOW_BIN="$(dirname "$AIRFLOW")"
+export PATH="$AIRFLOW_BIN:$PATH"
 
 AIRFLOW_PORT="${AIRFLOW_PORT:-8080}"
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/data/airflow}"
