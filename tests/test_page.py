@@ -1,0 +1,277 @@
+"""The search page in real headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+The app runs on a real uvicorn server on 127.0.0.1 over the ingested demo
+corpus. Each acceptance step saves a screenshot under ``test-artifacts/``.
+Without Chromium these tests skip, except in CI (NEWSWATCH_REQUIRE_SERVERS=1),
+where they fail: ``scripts/install-browser.sh`` installs it.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apiserver import (
+    SCRIPT_ID,
+    SCRIPT_TITLE,
+    add_hostile_article,
+    canonical_id,
+    ingest_demo,
+    running_app,
+)
+from servers import servers_required
+
+from pipeline.demo.corpus import EXPECTED
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CLS_PROBE = """
+window.__cls = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (!e.hadRecentInput) window.__cls += e.value;
+}).observe({ type: "layout-shift", buffered: true });
+"""
+
+
+def _need_browser() -> Any:
+    why = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        why = "playwright is not installed (pip install -e '.[dev]')"
+    if why is None and not CHROMIUM.exists():
+        why = "Chromium is not installed (run scripts/install-browser.sh)"
+    if why:
+        if servers_required():
+            pytest.fail(f"{why}; NEWSWATCH_REQUIRE_SERVERS=1 makes this a failure", pytrace=False)
+        pytest.skip(why)
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    settings, demo_url = ingest_demo(tmp_path_factory.mktemp("page") / "data")
+    add_hostile_article(settings)
+    with running_app(settings) as url:
+        yield {"url": url, "canonical": canonical_id(demo_url), "demo_url": demo_url}
+
+
+@pytest.fixture(scope="module")
+def browser_context() -> Iterator[Any]:
+    sync_playwright = _need_browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(CHROMIUM),
+            args=LAUNCH_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+@pytest.fixture
+def page(browser_context: Any) -> Iterator[Any]:
+    pg = browser_context.new_page()
+    pg.problems = []  # console errors, page errors, CSP reports, dialogs
+    pg.on("pageerror", lambda e: pg.problems.append(f"pageerror: {e}"))
+    pg.on(
+        "console",
+        lambda m: pg.problems.append(f"console: {m.text}") if m.type == "error" else None,
+    )
+    pg.on("dialog", lambda d: (pg.problems.append(f"dialog: {d.message}"), d.dismiss()))
+    yield pg
+    pg.close()
+
+
+def search(page: Any, text: str) -> None:
+    box = page.locator("#q")
+    box.fill("")
+    box.type(text)
+    box.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#results').getAttribute('aria-busy') === 'false'"
+    )
+
+
+def hit_ids(page: Any) -> list[str]:
+    return page.locator("#results > li.hit").evaluate_all("els => els.map(e => e.dataset.id)")
+
+
+def test_search_chip_and_article_flow(page: Any, site: dict[str, Any]) -> None:
+    page.goto(site["url"] + "/")
+    search(page, "mobilisation AND Sirte")
+    assert "q=mobilisation+AND+Sirte" in page.url
+    ids = hit_ids(page)
+    assert ids and ids[0] == site["canonical"]
+    first = page.locator("#results > li.hit").first
+    marks = first.locator(".snippet mark").all_text_contents()
+    assert {m.lower() for m in marks} >= {"mobilisation", "sirte"}
+    page.screenshot(path=str(ARTIFACTS / "page-01-search.png"), full_page=True)
+
+    before = int(page.locator("#result-count").inner_text().split()[0])
+    first.locator("button.chip.event", has_text=re.compile(r"^mobilisation$")).click()
+    page.wait_for_url(re.compile(r"event=mobilisation"))
+    page.wait_for_function(
+        "() => document.querySelector('#results').getAttribute('aria-busy') === 'false'"
+    )
+    after = int(page.locator("#result-count").inner_text().split()[0])
+    assert 1 <= after <= before
+    assert page.locator("#active-filters .chip", has_text="event: mobilisation").count() == 1
+    for hit in page.locator("#results > li.hit").all():
+        assert hit.locator("button.chip.event", has_text="mobilisation").count() >= 1
+    assert hit_ids(page)[0] == site["canonical"]
+    page.screenshot(path=str(ARTIFACTS / "page-02-event-chip.png"), full_page=True)
+
+    page.locator("#results > li.hit").first.locator("h3 a").click()
+    page.wait_for_url(re.compile(r"/articles/" + site["canonical"]))
+    evidence = page.locator("mark.evidence[data-event='mobilisation']")
+    evidence.first.wait_for()
+    article = page.request.get(f"{site['url']}/api/articles/{site['canonical']}").json()
+    wanted = next(e["evidence"] for e in article["events"] if e["type"] == "mobilisation")
+    assert wanted in evidence.all_text_contents()
+    assert page.locator("#article h1").inner_text() == article["title"]
+    original = page.locator("#article dd a[rel='noopener noreferrer']")
+    assert original.get_attribute("href") == article["url"]
+    assert page.locator("#article").get_by_text(article["extraction_method"]).count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "page-03-article-evidence.png"), full_page=True)
+    assert not [p for p in page.problems if "Content Security Policy" in p or "pageerror" in p]
+
+    page.go_back()  # the search with its filter comes back from the address
+    page.wait_for_url(re.compile(r"event=mobilisation"))
+    assert page.locator("#q").input_value() == "mobilisation AND Sirte"
+
+
+def test_arabic_query_finds_the_arabic_page_right_to_left(page: Any, site: dict[str, Any]) -> None:
+    from pipeline.dedup import article_id
+
+    page.goto(site["url"] + "/")
+    word = EXPECTED["arabic_probe"]["word"]
+    search(page, word)
+    assert page.locator("#q").evaluate("e => e.matches(':dir(rtl)')")
+    ids = hit_ids(page)
+    assert ids[0] == article_id(site["demo_url"] + EXPECTED["arabic_probe"]["path"])
+    title = page.locator("#results > li.hit h3").first
+    assert title.get_attribute("lang") == "ar"
+    assert title.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    snippet = page.locator("#results > li.hit .snippet").first
+    assert snippet.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert word in snippet.locator("mark").all_text_contents()
+    page.screenshot(path=str(ARTIFACTS / "page-04-arabic-results.png"), full_page=True)
+
+    page.locator("#results > li.hit h3 a").first.click()
+    page.locator("#article .text p").first.wait_for()
+    assert page.locator("#article h1").evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert page.locator("#article .text").evaluate("e => getComputedStyle(e).direction") == "rtl"
+    page.screenshot(path=str(ARTIFACTS / "page-05-arabic-article.png"), full_page=True)
+
+
+def test_script_title_is_shown_literally(page: Any, site: dict[str, Any]) -> None:
+    page.goto(site["url"] + "/?q=hostile")
+    page.locator("#results > li.hit").first.wait_for()
+    link = page.locator(f"#results > li.hit[data-id='{SCRIPT_ID}'] h3 a")
+    assert link.text_content() == SCRIPT_TITLE
+    assert page.locator("#results script, #results img, #results b").count() == 0
+    assert page.title() != "pwned"
+    page.screenshot(path=str(ARTIFACTS / "page-06-script-title.png"), full_page=True)
+    link.click()
+    page.locator("#article h1").wait_for()
+    assert page.locator("#article h1").text_content() == SCRIPT_TITLE
+    assert page.locator("#article script, #article img").count() == 0
+    assert "<script>alert(2)</script>" in page.locator("#article .text").inner_text()
+    assert page.title() != "pwned"
+    assert not [p for p in page.problems if p.startswith("dialog")]
+
+
+def test_broken_query_shows_the_error_in_place(page: Any, site: dict[str, Any]) -> None:
+    page.goto(site["url"] + "/")
+    search(page, "mobilisation AND (Sirte")
+    error = page.locator("#q-error")
+    assert "position 17" in error.inner_text()
+    assert error.inner_text().splitlines()[-1] == " " * 17 + "^"
+    assert page.locator("#q").get_attribute("aria-invalid") == "true"
+    assert page.locator("#q").evaluate("e => e.selectionStart") == 17
+    page.screenshot(path=str(ARTIFACTS / "page-07-broken-query.png"))
+
+
+def test_no_layout_shift_while_results_load(browser_context: Any, site: dict[str, Any]) -> None:
+    pg = browser_context.new_page()
+    pg.add_init_script(CLS_PROBE)
+    pg.goto(site["url"] + "/?q=Sirte")
+    pg.wait_for_function(
+        "() => document.querySelectorAll('#results > li.hit').length > 0 && "
+        "document.querySelector('#results').getAttribute('aria-busy') === 'false'"
+    )
+    pg.wait_for_timeout(300)  # let the last layout settle before reading the score
+    cls = pg.evaluate("window.__cls")
+    pg.close()
+    assert cls < 0.1, f"cumulative layout shift {cls:.3f}"
+
+
+def test_usable_at_360px_by_keyboard(browser_context: Any, site: dict[str, Any]) -> None:
+    pg = browser_context.new_page()
+    pg.set_viewport_size({"width": 360, "height": 740})
+    pg.goto(site["url"] + "/")
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 360
+    for _ in range(12):  # keyboard only: tab until the search box has focus
+        pg.keyboard.press("Tab")
+        if pg.evaluate("document.activeElement.id") == "q":
+            break
+    assert pg.evaluate("document.activeElement.id") == "q"
+    pg.keyboard.type("Sirte")
+    pg.keyboard.press("Enter")
+    pg.locator("#results > li.hit").first.wait_for()
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 360
+    pg.screenshot(path=str(ARTIFACTS / "page-08-mobile-360.png"), full_page=True)
+    for _ in range(40):  # on to the first result's link, then open it with Enter
+        pg.keyboard.press("Tab")
+        if pg.evaluate("!!document.activeElement.closest('#results h3')"):
+            break
+    pg.keyboard.press("Enter")
+    pg.locator("#article h1").wait_for()
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 360
+    pg.close()
+
+
+def test_rules_and_feed_health_pages(page: Any, site: dict[str, Any]) -> None:
+    page.goto(site["url"] + "/rules")
+    page.locator("#rules-table tbody tr").first.wait_for()
+    assert page.locator("#rules-table tbody", has_text="mobilisation").count() == 1
+    form = page.locator("#rule-form")
+    form.locator("input[name=name]").fill("page-rule")
+    form.locator("input[name=query]").fill("Sirte AND (")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("() => document.querySelector('#rule-error').textContent !== ''")
+    assert "position 10" in page.locator("#rule-error").inner_text()
+    form.locator("input[name=query]").fill("event:oil_blockade")
+    form.locator("#rule-test").click()
+    page.locator("#rule-test-results li.hit").first.wait_for()
+    form.locator("button[type=submit]").click()
+    page.locator("#rules-table tbody tr", has_text="page-rule").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "page-09-rules.png"), full_page=True)
+
+    page.locator("nav a", has_text="Feed health").click()
+    page.locator("#feeds-table tbody tr").first.wait_for()
+    assert page.locator("#feeds-table tbody tr", has_text="benghazi-bulletin").count() == 1
+    assert page.locator("#health-summary").get_by_text("sqlite").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "page-10-feed-health.png"), full_page=True)
