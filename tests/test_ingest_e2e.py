@@ -272,3 +272,59 @@ def test_demo_command_exits_zero_and_shows_a_search(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "mobilisation AND Sirte" in proc.stdout
     assert "Haftar" in proc.stdout
+
+
+def test_reindex_rebuilds_the_same_search(
+    first_run: dict[str, Any], demo_server: LocalServer
+) -> None:
+    env = demo_env(demo_server, first_run["data"])
+    before = json.loads(cli(["search", "*", "--json", "--limit", "1000"], env).stdout)
+    proc = cli(["reindex"], env)
+    assert f"Reindexed {EXPECTED['articles']} article(s)" in proc.stderr
+    after = json.loads(cli(["search", "*", "--json", "--limit", "1000"], env).stdout)
+    assert {h["id"] for h in after["hits"]} == {h["id"] for h in before["hits"]}
+    assert after["total"] == EXPECTED["articles"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "event:mobilisation AND place:Sirte",
+        "event:mobilization AND place:سرت",
+        "actor:Hafter AND place:Sirt",
+        "org:GNA AND entity:Janjaweed",
+    ],
+)
+def test_enriched_fields_find_the_canonical_report(
+    first_run: dict[str, Any], demo_server: LocalServer, query: str
+) -> None:
+    env = demo_env(demo_server, first_run["data"])
+    result = json.loads(cli(["search", query, "--json"], env).stdout)
+    canonical = article_id(demo_server.url + EXPECTED["canonical_path"])
+    assert canonical in [h["id"] for h in result["hits"]], query
+    top = next(h for h in result["hits"] if h["id"] == canonical)
+    assert "mobilisation" in top["events"]
+    assert {"sirte", "khalifa_haftar", "gna"} <= {e["id"] for e in top["entities"]}
+
+
+def test_enrich_jsonl_command(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps({"id": "en1", "text": "Haftar's forces moved from Benghazi towards Sirte."})
+        + "\n"
+        + json.dumps({"id": "ar1", "text": "تحشيد قوات حفتر نحو سرت والجفرة", "lang": "ar"})
+        + "\nnot json\n",
+        encoding="utf-8",
+    )
+    proc = cli(["enrich", "--jsonl", str(src)], dict(os.environ))
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["id"] for o in out[:2]] == ["en1", "ar1"]
+    assert "error" in out[2]
+    for rec in out[:2]:
+        ids = {e["id"] for e in rec["entities"]}
+        assert {"khalifa_haftar", "sirte"} <= ids, rec
+        assert "mobilisation" in {e["type"] for e in rec["events"]}, rec
+        sirte = next(e for e in rec["entities"] if e["id"] == "sirte")
+        assert sirte["lat"] and sirte["lon"] and sirte["mentions"]
+    mention = next(e for e in out[0]["entities"] if e["id"] == "sirte")["mentions"][0]
+    assert mention["text"] == "Sirte"

@@ -32,7 +32,7 @@ FIELD_TYPES: dict[str, tuple[str, ...]] = {
     "entity": ("person", "org", "armed_group", "foreign_actor", "place"),
     "person": ("person",),
     "org": ("org",),
-    "actor": ("person", "org", "armed_group", "foreign_actor"),
+    "actor": ("person", "armed_group", "foreign_actor"),  # as search.docs.ACTOR_TYPES
     "place": ("place",),
 }
 

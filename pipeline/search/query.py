@@ -110,8 +110,18 @@ def keyword_value(field: str, value: str) -> str:
     return out
 
 
+GAZETTEER_FIELDS = frozenset({"entity", "person", "org", "actor", "place", "event"})
+
+
 def default_resolve(field: str, value: str) -> str:
-    """Resolver used when the caller has no gazetteer: the canonical form only."""
+    """Names to canonical ids through the gazetteer (``place:Sirt`` -> ``sirte``).
+
+    Other keyword fields only get their canonical form.
+    """
+    if field in GAZETTEER_FIELDS:
+        from pipeline.enrich.gazetteer import resolve
+
+        return resolve(field, value)
     return keyword_value(field, value)
 
 
