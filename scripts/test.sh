@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Quick start, command 2: install the dev dependencies, start the real servers
-# the tests use (Elasticsearch, PostgreSQL; all on 127.0.0.1), lint, and run
-# the whole test suite. Extra arguments go to pytest.
+# Quick start, command 2: install the dev dependencies (with Airflow) and the
+# headless browser, start the real servers the tests use (Elasticsearch,
+# PostgreSQL; all on 127.0.0.1), lint, and run the whole test suite.
+# Extra arguments go to pytest.
 # With CI=true the servers are required: a test that needs a missing server fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
-scripts/bootstrap.sh dev
+scripts/bootstrap.sh dev,airflow
+scripts/install-browser.sh >&2 || echo "!! chromium could not be installed; the page tests will fail in CI" >&2
 
 if [ "${CI:-}" = "true" ]; then
   export NEWSWATCH_REQUIRE_SERVERS=1
