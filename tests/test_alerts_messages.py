@@ -142,3 +142,11 @@ def test_health_decisions() -> None:
     assert not silent_feeds([slow], {"f": timedelta(days=1)}, NOW, 4, timedelta(hours=24))
     runs = [SimpleNamespace(id="r1", status="failed", started_at=NOW, finished_at=NOW)]
     assert failed_runs(runs)[0].key == "run_failed:r1"
+
+
+def test_snippet_tokens_are_the_index_tokens() -> None:
+    from pipeline.alerts.messages import token_spans
+    from pipeline.search.query import tokens
+
+    text = "Al-Wasat: 5+5 committee; قوّات حفتر تدفعُ بأرتال — café naïve ﻻ x_y 123abc"
+    assert [t for _, _, t in token_spans(text)] == tokens(text)

@@ -131,17 +131,19 @@ def evaluate_rule(
     terms = rule_terms(rule.query)
     ids = matching_ids(backend, rule, since)
     report.matched += len(ids)
-    if ids:
+    seen = state.seen_article_ids(store, rule.name, ids) if ids else set()
+    fresh = [i for i in ids if i not in seen]
+    if fresh:
         due = due_time(rule.mode, started)
         # The earliest published copy raises the alert, whatever order the backend
         # returned ids in, so both backends raise the same alert for a story.
-        for article in sorted(store.iter_article_rows(ids), key=_first_report):
-            outcome = state.record_match(store, rule, draft_from(article, terms), due)
-            if outcome == "new":
-                report.alerts += 1
-                report.new_alert_rules[rule.name] = report.new_alert_rules.get(rule.name, 0) + 1
-            elif outcome == "more":
-                report.more_reports += 1
+        rows = sorted(store.iter_article_rows(fresh), key=_first_report)
+        outcomes = state.record_matches(store, rule, rows, lambda r: draft_from(r, terms), due)
+        new = outcomes.count("new")
+        report.alerts += new
+        report.more_reports += outcomes.count("more")
+        if new:
+            report.new_alert_rules[rule.name] = report.new_alert_rules.get(rule.name, 0) + new
     state.rule_evaluated(store, rule.name, started)
 
 

@@ -12,10 +12,11 @@ text, source names, URLs) is escaped before it goes into HTML; only the
 from __future__ import annotations
 
 import html
-import unicodedata
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pipeline.search.query import tokens
@@ -54,25 +55,25 @@ class Message:
 
 
 # ---------------------------------------------------------------- snippet
-def _is_token_char(ch: str) -> bool:
-    cat = unicodedata.category(ch)
-    return cat[0] in "LN" or cat in ("Co", "Mn")
+_TOKEN = re.compile(r"[^\W_]+(?:[\u0300-\u036f\u064b-\u065f\u0670\u06d6-\u06ed]+[^\W_]*)*")
 
 
-def token_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, folded token) for each token of ``text``, as the index folds them."""
-    out: list[tuple[int, int, str]] = []
-    start = None
-    for i, ch in enumerate(text + " "):
-        if _is_token_char(ch) if i < len(text) else False:
-            if start is None:
-                start = i
-        elif start is not None:
-            folded = tokens(text[start:i])
-            if folded:
-                out.append((start, i, "".join(folded)))
-            start = None
-    return out
+@lru_cache(maxsize=65536)
+def _fold(word: str) -> str:
+    return "".join(tokens(word))
+
+
+def token_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, folded token) for each token of ``text``, folded as the index folds them.
+
+    Letters and digits make tokens; combining marks (Arabic short vowels,
+    accents) stay inside a token, as in the FTS5 tokenizer. Folding is cached
+    per distinct word: news text repeats its words a lot.
+    """
+    for m in _TOKEN.finditer(text):
+        folded = _fold(m.group())
+        if folded:
+            yield m.start(), m.end(), folded
 
 
 def _term_matches(term: str, token: str) -> bool:
@@ -81,19 +82,36 @@ def _term_matches(term: str, token: str) -> bool:
     return token == term
 
 
-def find_matches(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
-    """Character spans of ``text`` where a term (``word``, ``pre*``, ``a phrase``) matches."""
-    spans = token_spans(text)
-    folded = [t for _, _, t in spans]
+def find_matches(
+    text: str, terms: Sequence[str], until: int | None = None
+) -> list[tuple[int, int]]:
+    """Character spans of ``text`` where a term (``word``, ``pre*``, ``a phrase``) matches.
+
+    With ``until``, scanning stops ``until`` characters after the first match
+    (all a snippet window needs).
+    """
+    split = [t.split() for t in terms if t.split()]
+    if not split:
+        return []
+    longest = max(len(w) for w in split)
+    window: list[tuple[int, int, str]] = []
     found: list[tuple[int, int]] = []
-    for term in terms:
-        words = term.split()
-        if not words:
-            continue
-        n = len(words)
-        for i in range(len(folded) - n + 1):
-            if all(_term_matches(words[k], folded[i + k]) for k in range(n)):
-                found.append((spans[i][0], spans[i + n - 1][1]))
+    stop: int | None = None
+    for span in token_spans(text):
+        if stop is not None and span[0] > stop:
+            break
+        window.append(span)
+        if len(window) > longest:
+            window.pop(0)
+        for words in split:
+            n = len(words)
+            if n > len(window):
+                continue
+            tail = window[-n:]
+            if all(_term_matches(words[k], tail[k][2]) for k in range(n)):
+                found.append((tail[0][0], tail[-1][1]))
+                if stop is None and until is not None:
+                    stop = tail[0][0] + until
     return sorted(set(found))
 
 
@@ -102,7 +120,7 @@ def highlight(
 ) -> tuple[str, list[list[int]]]:
     """A window of ``text`` around the first match, and the match spans inside it."""
     text = " ".join(text.split())
-    matches = find_matches(text, terms)
+    matches = find_matches(text, terms, until=width)
     if not matches:
         cut = text[:width]
         return (cut + ("…" if len(text) > width else ""), [])

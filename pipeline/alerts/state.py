@@ -11,7 +11,7 @@ the claimer whether it won, so two senders never send the same row.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -268,67 +268,116 @@ def record_match(
     due: datetime,
     env: dict[str, str] | None = None,
 ) -> str:
-    """Record one (rule, article) match: ``new`` alert, ``more`` (a repeat of a story) or ``seen``.
+    """One (rule, article) match: ``new`` alert, ``more`` (a story's repeat) or ``seen``."""
+    ref = MatchRef(draft.article_id, draft.story_id)
+    return record_matches(store, rule, [ref], lambda _: draft, due, env)[0]
 
-    In one transaction: the match row (once per article), then the alert row
-    (once per story), then one outbox row per usable channel, due at ``due``.
+
+@dataclass(frozen=True, slots=True)
+class MatchRef:
+    """What recording needs to know of a matching article before drafting its alert."""
+
+    id: str
+    story_id: str
+
+
+def seen_article_ids(store: Store, rule: str, ids: Sequence[str]) -> set[str]:
+    """Articles this rule already matched (so they need not be loaded again)."""
+    out: set[str] = set()
+    with store.session() as s:
+        for i in range(0, len(ids), 500):
+            out.update(
+                s.scalars(
+                    select(AlertMatchRow.article_id).where(
+                        AlertMatchRow.rule == rule,
+                        AlertMatchRow.article_id.in_(list(ids[i : i + 500])),
+                    )
+                )
+            )
+    return out
+
+
+def record_matches(
+    store: Store,
+    rule: Rule,
+    refs: Sequence[Any],
+    draft: Callable[[Any], AlertDraft],
+    due: datetime,
+    env: dict[str, str] | None = None,
+) -> list[str]:
+    """Record a rule's matches in one transaction; one outcome per ref, in order.
+
+    For each article: the match row (once per article: else ``seen``), then
+    the alert row (once per story: else ``more``, counted on the alert), then
+    one outbox row per usable channel, due at ``due``. ``draft`` is called only
+    for an article that raises a new alert (snippets cost time). Every insert
+    is ON CONFLICT DO NOTHING, so a concurrent evaluator changes which outcome
+    a row gets, never how many alerts exist.
     """
     insert = _insert(store)
     now = utcnow()
+    outcomes: list[str] = []
     with store.session() as s:
-        res = s.execute(
-            insert(AlertMatchRow)
-            .values(
-                rule=rule.name,
-                article_id=draft.article_id,
-                story_id=draft.story_id,
-                matched_at=now,
+        for ref in refs:
+            story = ref.story_id or ref.id
+            res = s.execute(
+                insert(AlertMatchRow)
+                .values(rule=rule.name, article_id=ref.id, story_id=story, matched_at=now)
+                .on_conflict_do_nothing()
             )
-            .on_conflict_do_nothing()
-        )
-        if res.rowcount == 0:
-            return "seen"
-        res = s.execute(
-            insert(AlertRow)
-            .values(
-                rule=rule.name,
-                story_id=draft.story_id,
-                article_id=draft.article_id,
-                kind=draft.kind,
-                title=draft.title,
-                url=draft.url,
-                source=draft.source,
-                lang=draft.lang,
-                published=draft.published,
-                snippet=draft.snippet,
-                highlights=draft.highlights or [],
-                terms=draft.terms or [],
-                events=draft.events or [],
-                entities=draft.entities or [],
-                more_reports=0,
-                created_at=now,
+            if res.rowcount == 0:
+                outcomes.append("seen")
+                continue
+            alert_id = s.scalar(
+                select(AlertRow.id).where(AlertRow.rule == rule.name, AlertRow.story_id == story)
             )
-            .on_conflict_do_nothing()
-        )
-        alert_id = s.scalar(
-            select(AlertRow.id).where(
-                AlertRow.rule == rule.name, AlertRow.story_id == draft.story_id
-            )
-        )
-        s.execute(
-            update(AlertMatchRow)
-            .where(AlertMatchRow.rule == rule.name, AlertMatchRow.article_id == draft.article_id)
-            .values(alert_id=alert_id)
-        )
-        if res.rowcount == 0:
+            created = False
+            if alert_id is None:
+                d = draft(ref)
+                res = s.execute(
+                    insert(AlertRow)
+                    .values(
+                        rule=rule.name,
+                        story_id=story,
+                        article_id=ref.id,
+                        kind=d.kind,
+                        title=d.title,
+                        url=d.url,
+                        source=d.source,
+                        lang=d.lang,
+                        published=d.published,
+                        snippet=d.snippet,
+                        highlights=d.highlights or [],
+                        terms=d.terms or [],
+                        events=d.events or [],
+                        entities=d.entities or [],
+                        more_reports=0,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                )
+                created = bool(res.rowcount)
+                alert_id = s.scalar(
+                    select(AlertRow.id).where(
+                        AlertRow.rule == rule.name, AlertRow.story_id == story
+                    )
+                )
             s.execute(
-                update(AlertRow)
-                .where(AlertRow.id == alert_id)
-                .values(more_reports=AlertRow.more_reports + 1)
+                update(AlertMatchRow)
+                .where(AlertMatchRow.rule == rule.name, AlertMatchRow.article_id == ref.id)
+                .values(alert_id=alert_id)
             )
-            return "more"
-        _add_deliveries(s, insert, rule, draft.story_id, alert_id, due, env, now)
-        return "new"
+            if created:
+                _add_deliveries(s, insert, rule, story, alert_id, due, env, now)
+                outcomes.append("new")
+            else:
+                s.execute(
+                    update(AlertRow)
+                    .where(AlertRow.id == alert_id)
+                    .values(more_reports=AlertRow.more_reports + 1)
+                )
+                outcomes.append("more")
+    return outcomes
 
 
 def _add_deliveries(
