@@ -162,8 +162,8 @@ def elasticsearch_overrides(
         out["elasticsearch_api_key"] = extra["api_key"]
     if extra.get("ca_certs"):
         out["elasticsearch_ca_certs"] = extra["ca_certs"]
-    if out:
-        out.setdefault("search_backend", "elasticsearch")
+    # The backend itself stays NEWSWATCH_SEARCH_BACKEND's choice (or the variable
+    # newswatch_search_backend): defining the connection alone switches nothing.
     return out
 
 
@@ -395,37 +395,41 @@ def enrich_index(run_id: str) -> dict[str, int]:
     return run.enrich_index_stage(airflow_settings(), run_id=run_id)
 
 
-def _alerts_function(name: str) -> Any:
-    """``pipeline.alerts.<name>``, or None while the alerts package is not installed."""
+def _alerts_stage() -> Any:
+    """``pipeline.alerts.stage``, or None while the alerts package is not installed."""
     import importlib
 
     try:
-        module = importlib.import_module("pipeline.alerts")
+        return importlib.import_module("pipeline.alerts.stage")
     except ModuleNotFoundError as exc:
-        if exc.name in ("pipeline.alerts", "pipeline"):
+        if exc.name in ("pipeline.alerts", "pipeline.alerts.stage"):
             return None
         raise
-    return getattr(module, name, None)
 
 
 def evaluate_alerts(run_id: str) -> dict[str, Any]:
-    """Run every enabled alert rule over what was indexed since its checkpoint."""
-    evaluate = _alerts_function("evaluate_rules")
-    if evaluate is None:
+    """The run's alert stage, exactly as ``newswatch ingest`` runs it.
+
+    Syncs the rules file, evaluates every enabled rule over what was indexed
+    since its checkpoint, checks pipeline health and sends what is due at once;
+    its counts join the run summary. Rule and channel problems are counted,
+    never raised (the alerts package's contract).
+    """
+    stage = _alerts_stage()
+    if stage is None:
         log.warning("alerts not installed: no rules evaluated")
         return {"status": "alerts not installed"}
     from pipeline.store import open_store
 
     settings = airflow_settings()
-    t0 = time.perf_counter()
-    result = dict(evaluate(settings, run_id))
-    counts = {k: v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool)}
     store = open_store(settings)
     try:
+        t0 = time.perf_counter()
+        counts = dict(stage.alerts_after_index(settings, run_id, store))
         store.add_run_stat(run_id, "alerts", {"counts": counts}, time.perf_counter() - t0)
     finally:
         store.close()
-    return result
+    return counts
 
 
 def finish(run_id: str) -> dict[str, Any]:
@@ -470,17 +474,37 @@ def run_ids_from_events(events: Any) -> list[str]:
 
 
 def deliver_alerts(run_ids: list[str] | None = None) -> dict[str, Any]:
-    """Deliver the alert outbox (and any due digests); retried deliveries included."""
-    deliver = _alerts_function("deliver_outbox")
-    if deliver is None:
+    """Send everything due in the alert outbox: retries, throttled sends and digests.
+
+    The outbox claims each delivery before sending it, so this task and an
+    ingest run's alert stage never send one alert twice.
+    """
+    if _alerts_stage() is None:
         log.warning("alerts not installed: nothing to deliver")
         return {"status": "alerts not installed", "runs": list(run_ids or [])}
+    from pipeline.alerts import state
+    from pipeline.alerts.outbox import deliver_due
+    from pipeline.alerts.settings import load_alert_settings
+    from pipeline.store import open_store
+
     settings = airflow_settings()
-    result: dict[str, Any] = {"runs": list(run_ids or []), **dict(deliver(settings))}
-    digests = _alerts_function("send_digests")
-    if digests is not None:
-        result["digests"] = digests(settings)
-    return result
+    store = open_store(settings)
+    try:
+        report = deliver_due(store, settings.data_dir, load_alert_settings())
+        outbox = state.delivery_counts(store)
+    finally:
+        store.close()
+    if report.errors:
+        log.warning("alert deliveries failed: %s", report.errors)
+    return {
+        "runs": list(run_ids or []),
+        "delivered": report.sent,
+        "messages": report.messages,
+        "pending_retry": report.retrying,
+        "failed": report.failed,
+        "postponed": report.postponed,
+        "outbox": outbox,
+    }
 
 
 # ---------------------------------------------------------------- maintenance DAG tasks

@@ -25,12 +25,11 @@ import pytest
 from servers import closed_port, require_elasticsearch, servers_required, unique_name
 
 from pipeline.config import Settings, load_settings
+from pipeline.dedup import article_id
 from pipeline.demo.corpus import DEMO_SETTINGS, EXPECTED, start_demo_server, write_feeds_file
 from pipeline.localserver import LocalServer
 from pipeline.search.base import open_backend
 from pipeline.store import open_store
-
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags"
@@ -216,6 +215,7 @@ def last_summary(settings: Settings) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- tests
+@pytest.mark.slow
 def test_dag_folder_imports_without_errors(airflow_home: Path) -> None:
     result = run_script("dagbag", airflow_env(airflow_home))
     assert result["import_errors"] == {}
@@ -235,6 +235,7 @@ def test_dag_folder_imports_without_errors(airflow_home: Path) -> None:
         assert task["execution_timeout"] > 0
 
 
+@pytest.mark.slow
 def test_dag_import_does_no_network_or_database_work(tmp_path: Path) -> None:
     """Parse every DAG file with sockets refused and unreachable databases configured."""
     require_airflow()
@@ -254,6 +255,7 @@ def test_dag_import_does_no_network_or_database_work(tmp_path: Path) -> None:
     assert result["schedule"] == "900.0"  # NEWSWATCH_SCHEDULE=15m, read from the environment
 
 
+@pytest.mark.slow
 def test_ingest_dag_into_sqlite(
     airflow_home: Path, demo_server: LocalServer, tmp_path: Path
 ) -> None:
@@ -291,6 +293,8 @@ def test_ingest_dag_into_sqlite(
     assert len(second["asset_events"]) == len(first["asset_events"]) + 1
 
 
+@pytest.mark.slow
+@pytest.mark.elasticsearch
 def test_ingest_dag_into_elasticsearch(
     airflow_home: Path, demo_server: LocalServer, tmp_path: Path
 ) -> None:
@@ -299,6 +303,8 @@ def test_ingest_dag_into_elasticsearch(
     index = unique_name("newswatch-dagtest")
     env = demo_env(airflow_home, demo_server, tmp_path / "data")
     env["NEWSWATCH_SEARCH_BACKEND"] = "elasticsearch"
+    # The connection must win: the environment names a port where nothing listens.
+    env["NEWSWATCH_ELASTICSEARCH_URL"] = f"http://127.0.0.1:{closed_port()}"
     env["AIRFLOW_CONN_NEWSWATCH_ELASTICSEARCH"] = f"{es_url}/{index}"
     settings = settings_for(env).model_copy(
         update={"elasticsearch_url": [es_url], "elasticsearch_index": index}
@@ -319,6 +325,49 @@ def test_ingest_dag_into_elasticsearch(
         _drop_index(es_url, index)
 
 
+@pytest.mark.slow
+def test_articles_asset_triggers_the_alerts_dag_and_each_alert_is_delivered_once(
+    airflow_home: Path, demo_server: LocalServer, tmp_path: Path
+) -> None:
+    """Ingest updates the Asset, which queues the alerts DAG; no story is ever sent twice."""
+    data = tmp_path / "data"
+    env = demo_env(airflow_home, demo_server, data)
+    env["NEWSWATCH_ALERTS_FILE"] = str(ROOT / "alerts.yaml")  # ships the mobilisation rule
+    settings = settings_for(env)
+
+    ingest = run_script("test", env, "newswatch_ingest")
+    assert ingest["state"] == "success", ingest
+    assert "newswatch_alerts" in ingest["queued"]
+    alerts = run_script("test", env, "newswatch_alerts")
+    assert alerts["state"] == "success", alerts
+    assert [t["state"] for t in alerts["tis"]] == ["success"]
+    # A second cycle of both finds nothing new to send.
+    assert run_script("test", env, "newswatch_ingest")["state"] == "success"
+    assert run_script("test", env, "newswatch_alerts")["state"] == "success"
+
+    sent = _mobilisation_stories(data / "alerts" / "alerts.jsonl")
+    canonical = article_id(demo_server.url + EXPECTED["canonical_path"])
+    store = open_store(settings)
+    try:
+        row = store.get_article(canonical)
+        assert row is not None
+        assert sent.get(row.story_id) == 1, sent
+    finally:
+        store.close()
+    assert all(n == 1 for n in sent.values()), sent
+
+
+def _mobilisation_stories(path: Path) -> dict[str, int]:
+    """{story id: times sent} over the mobilisation alerts the file channel wrote."""
+    counts: dict[str, int] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        for item in json.loads(line)["alerts"]:
+            if "mobilisation" in item.get("events", []):
+                counts[item["story_id"]] = counts.get(item["story_id"], 0) + 1
+    return counts
+
+
+@pytest.mark.slow
 def test_feed_down_is_retried_and_the_rest_of_the_run_succeeds(
     airflow_home: Path, demo_server: LocalServer, tmp_path: Path
 ) -> None:
@@ -343,6 +392,58 @@ def test_feed_down_is_retried_and_the_rest_of_the_run_succeeds(
     assert failed_feeds == {"dead-wire", EXPECTED_MISSING}
 
 
+# ---------------------------------------------------------------- adapters, no Airflow needed
+def test_elasticsearch_connection_maps_to_settings() -> None:
+    from pipeline.airflow_tasks import elasticsearch_overrides
+
+    got = elasticsearch_overrides("http", "es.local", 9200, "elastic", "s3cret", "news", {})
+    assert got == {
+        "elasticsearch_url": "http://es.local:9200",
+        "elasticsearch_username": "elastic",
+        "elasticsearch_password": "s3cret",
+        "elasticsearch_index": "news",
+    }
+    tls = elasticsearch_overrides("https", "es.local", None, None, None, None, {"api_key": "k"})
+    assert tls == {"elasticsearch_url": "https://es.local", "elasticsearch_api_key": "k"}
+    many = elasticsearch_overrides("http", "a", 1, None, None, None, {"hosts": "http://a,http://b"})
+    assert load_settings(**many).elasticsearch_url == ["http://a", "http://b"]
+
+
+def test_state_connection_maps_to_database_url() -> None:
+    from pipeline.airflow_tasks import state_overrides
+
+    got = state_overrides("postgres", "db", 5432, "nw", "p@ss/word", "newswatch")
+    assert got == {"database_url": "postgresql+psycopg://nw:p%40ss%2Fword@db:5432/newswatch"}
+
+
+def test_schedule_and_task_defaults_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from pipeline import airflow_tasks as at
+
+    assert at.ingest_schedule() == "*/10 * * * *"
+    monkeypatch.setenv("NEWSWATCH_SCHEDULE", "1h")
+    assert at.ingest_schedule() == timedelta(hours=1)
+    monkeypatch.setenv("NEWSWATCH_SCHEDULE", "@hourly")
+    assert at.ingest_schedule() == "@hourly"
+    monkeypatch.setenv("NEWSWATCH_AIRFLOW_RETRY_DELAY", "5")
+    defaults = at.task_defaults()
+    assert defaults["retry_delay"] == timedelta(seconds=5)
+    assert defaults["retry_exponential_backoff"] > 1
+    monkeypatch.setenv("NEWSWATCH_AIRFLOW_RETRIES", "many")
+    with pytest.raises(ValueError, match="NEWSWATCH_AIRFLOW_RETRIES"):
+        at.task_defaults()
+
+
+def test_adapters_work_outside_airflow() -> None:
+    """Without a running task, settings come from the environment alone."""
+    from pipeline import airflow_tasks as at
+
+    settings = at.airflow_settings()
+    assert settings.data_dir == Path(os.environ["NEWSWATCH_DATA_DIR"])
+    assert at.airflow_settings(search_backend="elasticsearch").search_backend == "elasticsearch"
+
+
 EXPECTED_MISSING = next(iter(EXPECTED["failed_feeds"]))  # type: ignore[call-overload]
 
 
@@ -353,14 +454,13 @@ def _feeds(settings: Settings) -> list[dict[str, Any]]:
 
 
 def _drop_index(es_url: str, index: str) -> None:
+    """Remove the test's versioned indices (behind the alias) and its template."""
     from elasticsearch import Elasticsearch
 
     client = Elasticsearch(es_url)
     try:
-        client.indices.delete(index=f"{index}*", ignore_unavailable=True, allow_no_indices=True)
-        client.indices.delete_index_template(name=f"{index}*", ignore_unavailable=True)
-    except Exception:  # cleanup only; the name is unique to this test
-        pass
+        client.indices.delete(index=f"{index}-v*", ignore_unavailable=True)
+        client.options(ignore_status=404).indices.delete_index_template(name=f"{index}-template")
     finally:
         client.close()
 
@@ -403,7 +503,7 @@ def _script_dagbag() -> dict[str, Any]:
 
 def _script_test(dag_id: str) -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
@@ -428,8 +528,10 @@ def _script_test(dag_id: str) -> dict[str, Any]:
             .order_by(AssetEvent.id)
         ).all()
         asset_events = [{"extra": e.extra} for e in events]
+        # What the scheduler would start next because of those events.
+        queued = sorted(set(session.scalars(select(AssetDagRunQueue.target_dag_id)).all()))
     state = dr.state.value if hasattr(dr.state, "value") else str(dr.state)
-    return {"state": state, "tis": tis, "asset_events": asset_events}
+    return {"state": state, "tis": tis, "asset_events": asset_events, "queued": queued}
 
 
 if __name__ == "__main__":
