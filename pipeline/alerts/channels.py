@@ -131,8 +131,10 @@ def send_apprise(url: str, message: Message, timeout: float = 20.0) -> SendResul
     return SendResult(False, "; ".join(lines[-3:]) or "apprise reported a failed send")
 
 
-def send(channel: str, message: Message, data_dir: Path, maybe_sent: bool = False) -> SendResult:
+def send(
+    channel: str, message: Message, data_dir: Path, maybe_sent: bool = False, timeout: float = 20.0
+) -> SendResult:
     """Send ``message`` on an expanded channel URL."""
     if channel.startswith("file://"):
         return send_file(file_path(channel, data_dir), message, maybe_sent)
-    return send_apprise(channel, message)
+    return send_apprise(channel, message, timeout)

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -31,8 +32,6 @@ from pipeline.alerts.rules import channel_variables, expand_channel
 from pipeline.alerts.settings import AlertSettings
 from pipeline.alerts.tables import AlertRow, AlertRuleRow, DeliveryRow
 from pipeline.store import Store
-
-Sender = Callable[[str, "object", Path, bool], SendResult]
 
 
 @dataclass(slots=True)
@@ -109,7 +108,7 @@ def deliver_due(
     sender: Callable[[str, object, Path, bool], SendResult] | None = None,
 ) -> DeliverReport:
     """Send every due delivery once; leave failures pending with a later retry time."""
-    sender = sender or send  # type: ignore[assignment]
+    sender = sender or partial(send, timeout=cfg.send_timeout)
     report = DeliverReport()
     report.released = state.release_stale_claims(store, timedelta(seconds=cfg.sending_lease))
     now = now or state.utcnow()

@@ -125,8 +125,9 @@ def validate_rule(rule: Rule) -> Rule:
     try:
         check_query(rule.query)
     except QueryError as exc:
+        reason = str(exc).removesuffix(f" (at position {exc.position})")
         raise QueryError(
-            f"rule {rule.name!r}: invalid query: {exc}", exc.position, rule.query
+            f"rule {rule.name!r}: invalid query: {reason}", exc.position, rule.query
         ) from None
     if rule.mode not in MODES:
         raise RuleError(f"rule {rule.name!r}: mode {rule.mode!r} is not one of {', '.join(MODES)}")
@@ -251,6 +252,7 @@ def load_alerts_file(
     try:
         return parse_alerts_yaml(path.read_text(encoding="utf-8"), env, strict=strict)
     except QueryError as exc:
-        raise QueryError(f"{path}: {exc}", exc.position, exc.query) from None
+        reason = str(exc).removesuffix(f" (at position {exc.position})")
+        raise QueryError(f"{path}: {reason}", exc.position, exc.query) from None
     except RuleError as exc:
         raise RuleError(f"{path}: {exc}") from None
