@@ -320,12 +320,15 @@ def record_matches(
     with store.session() as s:
         for ref in refs:
             story = ref.story_id or ref.id
-            res = s.execute(
+            # RETURNING, not rowcount: the row count of an ORM insert is not reported
+            # by every driver (psycopg gives -1); a returned row means "inserted".
+            inserted = s.execute(
                 insert(AlertMatchRow)
                 .values(rule=rule.name, article_id=ref.id, story_id=story, matched_at=now)
                 .on_conflict_do_nothing()
-            )
-            if res.rowcount == 0:
+                .returning(AlertMatchRow.article_id)
+            ).first()
+            if inserted is None:
                 outcomes.append("seen")
                 continue
             alert_id = s.scalar(
@@ -355,11 +358,16 @@ def record_matches(
                         created_at=now,
                     )
                     .on_conflict_do_nothing()
-                )
-                created = bool(res.rowcount)
-                alert_id = s.scalar(
-                    select(AlertRow.id).where(
-                        AlertRow.rule == rule.name, AlertRow.story_id == story
+                    .returning(AlertRow.id)
+                ).first()
+                created = res is not None
+                alert_id = (
+                    res[0]
+                    if res is not None
+                    else s.scalar(
+                        select(AlertRow.id).where(
+                            AlertRow.rule == rule.name, AlertRow.story_id == story
+                        )
                     )
                 )
             s.execute(
@@ -525,12 +533,13 @@ def claim(store: Store, ids: Sequence[str]) -> list[str]:
     now = utcnow()
     with store.session() as s:
         for did in ids:
-            res = s.execute(
+            got = s.execute(
                 update(DeliveryRow)
                 .where(DeliveryRow.id == did, DeliveryRow.state == "pending")
                 .values(state="sending", claimed_at=now, attempts=DeliveryRow.attempts + 1)
-            )
-            if res.rowcount:
+                .returning(DeliveryRow.id)
+            ).first()
+            if got is not None:
                 won.append(did)
     return won
 
