@@ -321,3 +321,66 @@ def test_two_processes_recording_the_same_story_raise_one_alert(tmp_path: Path) 
     assert sorted(outcomes) == ["more", "more", "more", "new"]
     assert len(alerts) == 1 and alerts[0].more_reports == 3
     assert len(deliveries) == 1
+
+
+DIGEST_RULES = """
+rules:
+  - name: digest
+    query: sirte
+    mode: digest_hourly
+    channels: [file://digest.jsonl]
+  - name: slow
+    query: jufra
+    throttle: 3600
+    channels: [file://slow.jsonl]
+"""
+
+
+def test_digests_wait_for_the_period_end_and_throttles_hold_and_bundle(tmp_path: Path) -> None:
+    from pipeline.alerts.outbox import deliver_due
+    from pipeline.alerts.settings import AlertSettings
+
+    settings = _settings(tmp_path, DIGEST_RULES)
+    _run(settings)  # creates the rules
+    _ingest(
+        settings,
+        [
+            _article(1, "Forces gathered in Sirte."),
+            _article(2, "Sirte again, another story."),
+            _article(3, "A column reached Jufra."),
+        ],
+    )
+    _run(settings)
+    digest_file = settings.data_dir / "digest.jsonl"
+    slow_file = settings.data_dir / "slow.jsonl"
+    assert not digest_file.exists()  # held until the end of the hour
+    assert len(slow_file.read_text().splitlines()) == 1  # first send of a throttled rule
+    _ingest(settings, [_article(4, "Jufra: more columns."), _article(5, "Jufra, third.")])
+    _run(settings)
+    assert len(slow_file.read_text().splitlines()) == 1  # throttled: waits
+    store = open_store(settings)
+    try:
+        later = state.utcnow() + timedelta(hours=1, seconds=5)
+        report = deliver_due(store, settings.data_dir, AlertSettings(), now=later)
+    finally:
+        store.close()
+    assert report.sent == 4 and report.messages == 2
+    import json
+
+    (digest,) = [json.loads(x) for x in digest_file.read_text().splitlines()]
+    assert len(digest["alerts"]) == 2 and "2 new reports" in digest["title"]
+    bundle = json.loads(slow_file.read_text().splitlines()[1])
+    assert len(bundle["alerts"]) == 2
+
+
+def test_alerts_test_shows_matches_and_sends_nothing(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, FILE_RULES)
+    _ingest(settings, [_article(1, "A convoy moved towards Sirte.")])
+    out = CliRunner().invoke(app, ["alerts", "test", "sirte", "--json"], env=_env(settings))
+    assert out.exit_code == 0, out.output
+    import json
+
+    result = json.loads(out.stdout)
+    assert result["total"] == 1 and result["hits"][0]["id"] == "a000000000000001"
+    assert not (settings.data_dir / "out.jsonl").exists()
+    assert _alerts(settings) == []
