@@ -16,6 +16,7 @@ import resource
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import Process, Queue
 from pathlib import Path
 
 import trafilatura
@@ -43,38 +44,52 @@ def ceiling(pages: list[str], workers: int) -> float:
     return len(pages) / (time.perf_counter() - t0)
 
 
+def build_site(pages: int) -> tuple[list[str], dict[str, tuple[bytes, str]]]:
+    """-> (page htmls, {path: (body, content type)}), the same for the same count."""
+    rng = random.Random(42)
+    htmls: list[str] = []
+    routes: dict[str, tuple[bytes, str]] = {}
+    per_feed: list[list[tuple[str, str]]] = [[] for _ in range(FEEDS)]
+    for i in range(pages):
+        title, html = page_html(i, rng)
+        path = f"/news/{i}.html"
+        htmls.append(html)
+        routes[path] = (html.encode(), "text/html; charset=utf-8")
+        per_feed[i % FEEDS].append((title, path))
+    routes["/robots.txt"] = (b"User-agent: *\nAllow: /\n", "text/plain")
+    for f, items in enumerate(per_feed):
+        routes[f"/feed{f}.rss"] = (rss("{base}", items).encode(), "application/rss+xml")
+    return htmls, routes
+
+
+def serve(pages: int, urls: Queue) -> None:  # type: ignore[type-arg]
+    """The site, in its own process, so the server does not share the pipeline's GIL."""
+    _, routes = build_site(pages)
+    server = LocalServer().start()
+    for path, (body, ctype) in routes.items():
+        body = body.replace(b"{base}", server.url.encode())
+        server.route(path, Response(body=body, headers={"Content-Type": ctype}))
+    urls.put(server.url)
+    while True:
+        time.sleep(3600)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
 
-    rng = random.Random(42)
-    server = LocalServer().start()
-    htmls: list[str] = []
-    per_feed: list[list[tuple[str, str]]] = [[] for _ in range(FEEDS)]
-    for i in range(args.pages):
-        title, html = page_html(i, rng)
-        path = f"/news/{i}.html"
-        htmls.append(html)
-        server.route(
-            path,
-            Response(body=html.encode(), headers={"Content-Type": "text/html; charset=utf-8"}),
-        )
-        per_feed[i % FEEDS].append((title, path))
-    server.route("/robots.txt", Response(body=b"User-agent: *\nAllow: /\n"))
+    htmls, _ = build_site(args.pages)
+    urls: Queue = Queue()  # type: ignore[type-arg]
+    site = Process(target=serve, args=(args.pages, urls), daemon=True)
+    site.start()
+    base = urls.get(timeout=120)
     with tempfile.TemporaryDirectory() as tmp:
         feeds_file = Path(tmp) / "feeds.yaml"
         lines = ["feeds:"]
-        for f, items in enumerate(per_feed):
-            server.route(
-                f"/feed{f}.rss",
-                Response(
-                    body=rss(server.url, items).encode(),
-                    headers={"Content-Type": "application/rss+xml"},
-                ),
-            )
-            lines.append(f"  - {{name: bench{f}, url: '{server.url}/feed{f}.rss', lang: en}}")
+        for f in range(FEEDS):
+            lines.append(f"  - {{name: bench{f}, url: '{base}/feed{f}.rss', lang: en}}")
         feeds_file.write_text("\n".join(lines) + "\n")
         settings = load_settings(
             data_dir=Path(tmp) / "data",
@@ -87,7 +102,7 @@ def main() -> None:
         t0 = time.perf_counter()
         summary = ingest_cycle(settings)
         wall = time.perf_counter() - t0
-    server.stop()
+    site.terminate()
 
     one = ceiling(htmls[:400], 1)
     both = ceiling(htmls, os.cpu_count() or 2)

@@ -62,8 +62,7 @@ def minhash(text: str) -> MinHash:
     tokens = words(text)
     shingles = {" ".join(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))}
     mh = MinHash(num_perm=NUM_PERM, seed=7)
-    for sh in shingles:
-        mh.update(sh.encode("utf-8"))
+    mh.update_batch([sh.encode("utf-8") for sh in shingles])  # vectorised: ~5x faster
     return mh
 
 

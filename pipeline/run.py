@@ -29,6 +29,7 @@ from pipeline.store.db import PERMANENT_REASONS, article_from_row
 MAX_FAILURE_DETAILS = 200
 INDEX_BATCH = 500
 POOL_THRESHOLD = 24  # below this many pages, extraction runs inline (no process start-up)
+WRITE_BATCH = 100  # rows written per transaction: fewer commits, short write locks
 
 
 class Progress(Protocol):
@@ -282,6 +283,14 @@ def fetch_extract_stage(
             pool = ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver"))
         jobs: list[tuple[Any, Future[Article | Failure] | Article | Failure]] = []
 
+        unsaved: list[tuple[str, Page]] = []
+
+        def save_pages() -> None:
+            with st.batch():
+                for item_id, page in unsaved:
+                    st.save_page(item_id, page)
+            unsaved.clear()
+
         def on_result(url: str, result: Page | Failure) -> None:
             for row in by_url.get(url, []):
                 if isinstance(result, Failure):
@@ -289,7 +298,9 @@ def fetch_extract_stage(
                     progress.advance("pages")
                     continue
                 tally.counts["pages_fetched"] += 1
-                st.save_page(row.id, result)
+                unsaved.append((row.id, result))
+                if len(unsaved) >= WRITE_BATCH:
+                    save_pages()
                 item = st.item_to_feed_item(row)
                 if pool is not None:
                     jobs.append(
@@ -300,15 +311,18 @@ def fetch_extract_stage(
 
         try:
             fetch_pages(settings, list(by_url), on_result=on_result)
+            save_pages()
             t_fetch = time.perf_counter() - t0
             t1 = time.perf_counter()
-            for row, job in jobs:
-                result = job.result() if isinstance(job, Future) else job
-                if isinstance(result, Failure):
-                    _record_item_failure(st, settings, row, result, tally)
-                else:
-                    _store_article(st, row, result, tally, stored)
-                progress.advance("pages")
+            for start in range(0, len(jobs), WRITE_BATCH):
+                with st.batch():
+                    for row, job in jobs[start : start + WRITE_BATCH]:
+                        result = job.result() if isinstance(job, Future) else job
+                        if isinstance(result, Failure):
+                            _record_item_failure(st, settings, row, result, tally)
+                        else:
+                            _store_article(st, row, result, tally, stored)
+                        progress.advance("pages")
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
@@ -349,6 +363,16 @@ def _store_article(st: Store, row: Any, article: Article, tally: _Tally, stored:
 
 
 # ---------------------------------------------------------------- enrich + dedup + index
+ENRICH_CHUNK = 500
+
+
+def _enrich_job(args: tuple[str, str | None, str]) -> Any:
+    from pipeline.enrich import enrich_text
+
+    text, lang, title = args
+    return enrich_text(text, lang, title=title)
+
+
 def enrich_stage(
     settings: Settings,
     run_id: str | None = None,
@@ -356,35 +380,47 @@ def enrich_stage(
     progress: Progress | None = None,
 ) -> int:
     """Tag language, entities and events; assign story ids (near-duplicate clusters)."""
-    from pipeline.enrich import enrich_text
-
     st, own = _store(settings, store)
     progress = progress or NoProgress()
     t0 = time.perf_counter()
     done = 0
+    pool: ProcessPoolExecutor | None = None
     try:
         ids = st.unenriched_ids()
         progress.start("enrich", len(ids))
+        if len(ids) >= POOL_THRESHOLD:
+            pool = ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver"))
         if ids:
             clusterer = StoryClusterer(settings.near_duplicate_threshold)
             clusterer.add_known(st.recent_story_texts())
-            for row in st.iter_article_rows(ids):
-                enrichment = enrich_text(row.text, row.lang, title=row.title)
-                story, relabelled = clusterer.assign(row.id, f"{row.title}\n{row.text}")
-                for other, new_story in relabelled.items():
-                    st.set_story(other, new_story)
-                st.update_enrichment(
-                    row.id,
-                    lang=enrichment.lang or row.lang,
-                    story_id=story,
-                    events=[e.record() for e in enrichment.events],
-                    entities=[e.record() for e in enrichment.entities],
-                )
-                done += 1
-                progress.advance("enrich")
+            for start in range(0, len(ids), ENRICH_CHUNK):
+                rows = list(st.iter_article_rows(ids[start : start + ENRICH_CHUNK]))
+                inputs = [(r.text, r.lang, r.title) for r in rows]
+                # Tagging is CPU-bound and independent per article: both cores.
+                # Story clustering below depends on order and stays in this process.
+                if pool is not None:
+                    tags = list(pool.map(_enrich_job, inputs, chunksize=16))
+                else:
+                    tags = [_enrich_job(i) for i in inputs]
+                with st.batch():
+                    for row, enrichment in zip(rows, tags, strict=True):
+                        story, relabelled = clusterer.assign(row.id, f"{row.title}\n{row.text}")
+                        for other, new_story in relabelled.items():
+                            st.set_story(other, new_story)
+                        st.update_enrichment(
+                            row.id,
+                            lang=enrichment.lang or row.lang,
+                            story_id=story,
+                            events=[e.record() for e in enrichment.events],
+                            entities=[e.record() for e in enrichment.entities],
+                        )
+                        done += 1
+                        progress.advance("enrich")
         progress.done("enrich")
         return done
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         st.add_run_stat(run_id, "enrich", {"counts": {"enriched": done}}, time.perf_counter() - t0)
         if own:
             st.close()

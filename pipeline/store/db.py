@@ -108,11 +108,28 @@ class Store:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)
         self._insert = _insert(engine)
+        self._batch: Session | None = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        if self._batch is not None:  # inside batch(): share its transaction
+            yield self._batch
+            return
         with self._session.begin() as s:
             yield s
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many small writes into one transaction (one commit, not hundreds)."""
+        if self._batch is not None:
+            yield
+            return
+        with self._session.begin() as s:
+            self._batch = s
+            try:
+                yield
+            finally:
+                self._batch = None
 
     def close(self) -> None:
         self.engine.dispose()
