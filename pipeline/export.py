@@ -44,10 +44,16 @@ def iter_records(
     until: datetime | None = None,
     sources: Iterable[str] = (),
     langs: Iterable[str] = (),
+    events: Iterable[str] = (),
+    places: Iterable[str] = (),
 ) -> Iterator[dict[str, Any]]:
-    """Every stored article matching the query and filters, as article records."""
-    sources, langs = list(sources), list(langs)
-    if not query.strip():
+    """Every stored article matching the query and filters, as article records.
+
+    Without a query or enriched-field filters, state alone answers (no search
+    backend needed); otherwise the backend picks the ids.
+    """
+    sources, langs, events, places = list(sources), list(langs), list(events), list(places)
+    if not query.strip() and not events and not places:
         rows = store.iter_filtered_rows(since=since, until=until, sources=sources, langs=langs)
         for row in rows:
             yield article_from_row(row).record()
@@ -55,7 +61,15 @@ def iter_records(
     backend = open_backend(settings)
     try:
         ids = backend.iter_ids(
-            SearchRequest(query=query, since=since, until=until, sources=sources, langs=langs)
+            SearchRequest(
+                query=query,
+                since=since,
+                until=until,
+                sources=sources,
+                langs=langs,
+                events=events,
+                places=places,
+            )
         )
         while chunk := list(islice(ids, BATCH)):
             for row in store.iter_article_rows(chunk):

@@ -19,10 +19,8 @@ from pipeline.api.auth import read_access
 from pipeline.api.models import ErrorBody
 from pipeline.api.params import Filters, filters
 from pipeline.api.resources import Resources
-from pipeline.export import BATCH, iter_records, write_csv, write_jsonl
-from pipeline.search.base import open_backend
+from pipeline.export import iter_records, write_csv, write_jsonl
 from pipeline.search.query import parse_query
-from pipeline.store.db import article_from_row
 
 router = APIRouter(tags=["export"], dependencies=[Depends(read_access)])
 
@@ -30,26 +28,17 @@ MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 
 def _records(res: Resources, f: Filters) -> Iterator[dict[str, Any]]:
-    """Like :func:`pipeline.export.iter_records`, with the event and place filters too."""
-    if not (f.events or f.places):
-        yield from iter_records(
-            res.settings,
-            res.store,
-            query=f.q,
-            since=f.since,
-            until=f.until,
-            sources=f.sources,
-            langs=f.langs,
-        )
-        return
-    backend = open_backend(res.settings)  # a private one: the stream may outlive a request
-    try:
-        ids = backend.iter_ids(f.request())
-        while chunk := list(islice(ids, BATCH)):
-            for row in res.store.iter_article_rows(chunk):
-                yield article_from_row(row).record()
-    finally:
-        backend.close()
+    return iter_records(
+        res.settings,
+        res.store,
+        query=f.q,
+        since=f.since,
+        until=f.until,
+        sources=f.sources,
+        langs=f.langs,
+        events=f.events,
+        places=f.places,
+    )
 
 
 def _chunks(records: Iterator[dict[str, Any]], fmt: str) -> Iterator[bytes]:
