@@ -81,8 +81,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     for key in ("items_new", "pages_fetched", "extracted", "duplicates", "enriched", "indexed"):
         table.add_row(key.replace("_", " "), str(summary.get(key, 0)))
     table.add_row("pending index", str(summary["pending_index"]))
-    for key in ("alerts", "alerts_delivered"):
-        if key in summary:
+    for key in sorted(summary):
+        if key == "alerts" or key.startswith("alerts_"):
             table.add_row(key.replace("_", " "), str(summary[key]))
     for reason, n in summary["failed"].items():
         table.add_row(f"[red]failed: {escape(reason)}[/]", str(n))

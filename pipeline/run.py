@@ -144,8 +144,8 @@ def finish_run(
             "failures": failures[:MAX_FAILURE_DETAILS],
             "seconds": {k: round(v, 3) for k, v in seconds.items()},
         }
-        for key in ("alerts", "alerts_delivered"):
-            if key in counts:
+        for key in sorted(counts):
+            if key == "alerts" or key.startswith("alerts_"):
                 summary[key] = counts[key]
         st.update_run(run_id, summary, status=status)
         return summary
