@@ -105,6 +105,8 @@ def test_arabic_twin_yields_the_same_ids() -> None:
         "هدد حفتر بحشد قواته إذا فشلت المحادثات.",
         "دعا المجلس الرئاسي إلى تسريح المجموعات المسلحة في طرابلس.",
         "أطلقت البلدية حملة لحشد الدعم والأموال لإعمار درنة.",
+        "A car bomb exploded in Benghazi as a United Nations convoy passed by, killing three.",
+        "An aid convoy carrying food and medicine reached Murzuq on Tuesday.",
     ],
 )
 def test_cues_block_mobilisation(text: str) -> None:
