@@ -230,13 +230,29 @@ def pending_item_ids(settings: Settings, limit: int | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------- fetch + extract
-def _extract_job(page: Page, item: FeedItem, min_chars: int) -> Article | Failure:
+def _extract_job(page: Page, item: FeedItem, min_chars: int) -> tuple[Article | Failure, bool]:
+    """Extract, then tag (language, entities, events) in the same worker.
+
+    Both are CPU-bound and independent per page, so they run in the worker
+    processes while the fetch goes on; only story clustering, which depends on
+    the other articles, is left for the enrich stage. Returns (result, tagged).
+    """
     from pipeline.extract import extract_article
 
     try:
-        return extract_article(page, item, min_text_chars=min_chars)
+        result = extract_article(page, item, min_text_chars=min_chars)
     except Exception as exc:  # one ugly page never sinks the run
-        return Failure("extract", "extract_error", f"{type(exc).__name__}: {exc}", page.url)
+        return Failure("extract", "extract_error", f"{type(exc).__name__}: {exc}", page.url), False
+    if not isinstance(result, Article):
+        return result, False
+    try:
+        enrichment = _enrich_job((result.text, result.lang, result.title))
+    except Exception:  # left untagged: the enrich stage tags it again and reports a failure
+        return result, False
+    result.lang = enrichment.lang or result.lang
+    result.events = enrichment.events
+    result.entities = enrichment.entities
+    return result, True
 
 
 def fetch_extract_stage(
@@ -281,7 +297,8 @@ def fetch_extract_stage(
         pool: ProcessPoolExecutor | None = None
         if len(to_fetch) >= POOL_THRESHOLD:
             pool = ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver"))
-        jobs: list[tuple[Any, Future[Article | Failure] | Article | Failure]] = []
+        Job = tuple[Article | Failure, bool]
+        jobs: list[tuple[Any, Future[Job] | Job]] = []
 
         unsaved: list[tuple[str, Page]] = []
 
@@ -317,11 +334,11 @@ def fetch_extract_stage(
             for start in range(0, len(jobs), WRITE_BATCH):
                 with st.batch():
                     for row, job in jobs[start : start + WRITE_BATCH]:
-                        result = job.result() if isinstance(job, Future) else job
+                        result, tagged = job.result() if isinstance(job, Future) else job
                         if isinstance(result, Failure):
                             _record_item_failure(st, settings, row, result, tally)
                         else:
-                            _store_article(st, row, result, tally, stored)
+                            _store_article(st, row, result, tagged, tally, stored)
                         progress.advance("pages")
         finally:
             if pool is not None:
@@ -348,13 +365,15 @@ def _record_item_failure(
     )
 
 
-def _store_article(st: Store, row: Any, article: Article, tally: _Tally, stored: list[str]) -> None:
+def _store_article(
+    st: Store, row: Any, article: Article, tagged: bool, tally: _Tally, stored: list[str]
+) -> None:
     original = st.article_with_hash(article.content_hash, exclude_id=article.id)
     if original is not None or st.article_exists(article.id):
         st.mark_item(row.id, status="duplicate", article_id=original or article.id)
         tally.counts["duplicates"] += 1
         return
-    if st.save_article(article):
+    if st.save_article(article, tagged=tagged):
         tally.counts["extracted"] += 1
         stored.append(article.id)
     else:  # another process stored it first
@@ -388,31 +407,36 @@ def enrich_stage(
     try:
         ids = st.unenriched_ids()
         progress.start("enrich", len(ids))
-        if len(ids) >= POOL_THRESHOLD:
+        if st.count_untagged(ids) >= POOL_THRESHOLD:
             pool = ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver"))
         if ids:
             clusterer = StoryClusterer(settings.near_duplicate_threshold)
             clusterer.add_known(st.recent_story_texts())
             for start in range(0, len(ids), ENRICH_CHUNK):
                 rows = list(st.iter_article_rows(ids[start : start + ENRICH_CHUNK]))
-                inputs = [(r.text, r.lang, r.title) for r in rows]
+                untagged = [r for r in rows if not r.enriched]
+                inputs = [(r.text, r.lang, r.title) for r in untagged]
                 # Tagging is CPU-bound and independent per article: both cores.
                 # Story clustering below depends on order and stays in this process.
-                if pool is not None:
+                if pool is not None and len(inputs) >= POOL_THRESHOLD:
                     tags = list(pool.map(_enrich_job, inputs, chunksize=16))
                 else:
                     tags = [_enrich_job(i) for i in inputs]
+                fresh = {r.id: e for r, e in zip(untagged, tags, strict=True)}
                 with st.batch():
-                    for row, enrichment in zip(rows, tags, strict=True):
+                    for row in rows:
                         story, relabelled = clusterer.assign(row.id, f"{row.title}\n{row.text}")
                         for other, new_story in relabelled.items():
                             st.set_story(other, new_story)
+                        tags_of = fresh.get(row.id)
+                        if tags_of is None:  # tagged in the extraction worker already
+                            lang, events, entities = row.lang, row.events, row.entities
+                        else:
+                            lang = tags_of.lang or row.lang
+                            events = [e.record() for e in tags_of.events]
+                            entities = [e.record() for e in tags_of.entities]
                         st.update_enrichment(
-                            row.id,
-                            lang=enrichment.lang or row.lang,
-                            story_id=story,
-                            events=[e.record() for e in enrichment.events],
-                            entities=[e.record() for e in enrichment.entities],
+                            row.id, lang=lang, story_id=story, events=events, entities=entities
                         )
                         done += 1
                         progress.advance("enrich")

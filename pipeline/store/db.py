@@ -343,8 +343,12 @@ class Store:
                 .limit(1)
             )
 
-    def save_article(self, article: Article) -> bool:
-        """Insert a new article; an existing id is left as it is. True if inserted."""
+    def save_article(self, article: Article, tagged: bool = False) -> bool:
+        """Insert a new article; an existing id is left as it is. True if inserted.
+
+        ``tagged``: language, entities and events are already set (tagged in the
+        extraction worker); the story id is still to be assigned.
+        """
         rec = article.record()
         values = {
             k: v for k, v in rec.items() if k not in ("id", "published", "fetched_at", "events")
@@ -353,7 +357,8 @@ class Store:
             published=article.published,
             fetched_at=article.fetched_at,
             events=rec["events"],
-            enriched=bool(article.events or article.entities),
+            enriched=tagged,
+            story_id="",
             index_state="pending",
             ingested_at=utcnow(),
         )
@@ -395,14 +400,32 @@ class Store:
             )
 
     def unenriched_ids(self) -> list[str]:
+        """Articles still to tag (``enriched`` false) or to put in a story (no story id)."""
         with self.session() as s:
             return list(
                 s.scalars(
                     select(ArticleRow.id)
-                    .where(ArticleRow.enriched.is_(False))
+                    .where((ArticleRow.enriched.is_(False)) | (ArticleRow.story_id == ""))
                     .order_by(ArticleRow.ingested_at, ArticleRow.id)
                 )
             )
+
+    def count_untagged(self, ids: Sequence[str]) -> int:
+        n = 0
+        with self.session() as s:
+            for i in range(0, len(ids), 1000):
+                n += (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(ArticleRow)
+                        .where(
+                            ArticleRow.id.in_(list(ids[i : i + 1000])),
+                            ArticleRow.enriched.is_(False),
+                        )
+                    )
+                    or 0
+                )
+        return n
 
     def recent_story_texts(self, limit: int = 5000) -> list[tuple[str, str, str]]:
         with self.session() as s:
@@ -425,7 +448,11 @@ class Store:
     def pending_index_ids(self, limit: int | None = None) -> list[str]:
         q = (
             select(ArticleRow.id)
-            .where(ArticleRow.index_state == "pending", ArticleRow.enriched.is_(True))
+            .where(
+                ArticleRow.index_state == "pending",
+                ArticleRow.enriched.is_(True),
+                ArticleRow.story_id != "",
+            )
             .order_by(ArticleRow.ingested_at, ArticleRow.id)
         )
         if limit:
