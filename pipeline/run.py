@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -30,6 +30,7 @@ MAX_FAILURE_DETAILS = 200
 INDEX_BATCH = 500
 POOL_THRESHOLD = 24  # below this many pages, extraction runs inline (no process start-up)
 WRITE_BATCH = 100  # rows written per transaction: fewer commits, short write locks
+MAX_INFLIGHT = 64  # pages waiting for or in extraction; beyond it the fetch waits
 
 
 class Progress(Protocol):
@@ -297,9 +298,7 @@ def fetch_extract_stage(
         pool: ProcessPoolExecutor | None = None
         if len(to_fetch) >= POOL_THRESHOLD:
             pool = ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver"))
-        Job = tuple[Article | Failure, bool]
-        jobs: list[tuple[Any, Future[Job] | Job]] = []
-
+        inflight: deque[tuple[Any, Future[tuple[Article | Failure, bool]]]] = deque()
         unsaved: list[tuple[str, Page]] = []
 
         def save_pages() -> None:
@@ -307,6 +306,24 @@ def fetch_extract_stage(
                 for item_id, page in unsaved:
                     st.save_page(item_id, page)
             unsaved.clear()
+
+        def finish(row: Any, result: Article | Failure, tagged: bool) -> None:
+            if isinstance(result, Failure):
+                _record_item_failure(st, settings, row, result, tally)
+            else:
+                _store_article(st, row, result, tagged, tally, stored)
+            progress.advance("pages")
+
+        def drain(limit: int) -> None:
+            """Store finished extractions; wait while more than ``limit`` are in flight.
+
+            Waiting here pauses the fetch (this runs in its callback): that is the
+            back-pressure that keeps memory flat when extraction is the slower side.
+            """
+            with st.batch():
+                while inflight and (len(inflight) > limit or inflight[0][1].done()):
+                    row, future = inflight.popleft()
+                    finish(row, *future.result())
 
         def on_result(url: str, result: Page | Failure) -> None:
             for row in by_url.get(url, []):
@@ -319,27 +336,21 @@ def fetch_extract_stage(
                 if len(unsaved) >= WRITE_BATCH:
                     save_pages()
                 item = st.item_to_feed_item(row)
-                if pool is not None:
-                    jobs.append(
-                        (row, pool.submit(_extract_job, result, item, settings.min_text_chars))
-                    )
-                else:
-                    jobs.append((row, _extract_job(result, item, settings.min_text_chars)))
+                if pool is None:
+                    finish(row, *_extract_job(result, item, settings.min_text_chars))
+                    continue
+                job = pool.submit(_extract_job, result, item, settings.min_text_chars)
+                inflight.append((row, job))
+                if len(inflight) >= MAX_INFLIGHT or inflight[0][1].done():
+                    drain(MAX_INFLIGHT)
 
         try:
             fetch_pages(settings, list(by_url), on_result=on_result)
             save_pages()
             t_fetch = time.perf_counter() - t0
             t1 = time.perf_counter()
-            for start in range(0, len(jobs), WRITE_BATCH):
-                with st.batch():
-                    for row, job in jobs[start : start + WRITE_BATCH]:
-                        result, tagged = job.result() if isinstance(job, Future) else job
-                        if isinstance(result, Failure):
-                            _record_item_failure(st, settings, row, result, tally)
-                        else:
-                            _store_article(st, row, result, tagged, tally, stored)
-                        progress.advance("pages")
+            while inflight:
+                drain(max(0, len(inflight) - WRITE_BATCH))
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
