@@ -328,3 +328,41 @@ def test_enrich_jsonl_command(tmp_path: Path) -> None:
         assert sirte["lat"] and sirte["lon"] and sirte["mentions"]
     mention = next(e for e in out[0]["entities"] if e["id"] == "sirte")["mentions"][0]
     assert mention["text"] == "Sirte"
+
+
+def test_many_pages_go_through_the_worker_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enough pages for the extraction workers, with a small in-flight bound."""
+    import random
+
+    from benchmarks.generate import page_html, rss
+    from pipeline import run
+    from pipeline.localserver import Response
+
+    monkeypatch.setattr(run, "MAX_INFLIGHT", 4)  # the fetch must wait for the workers
+    rng = random.Random(3)
+    n = run.POOL_THRESHOLD * 2
+    with LocalServer() as server:
+        items = []
+        for i in range(n):
+            title, html = page_html(i, rng)
+            server.route(
+                f"/p/{i}.html",
+                Response(body=html.encode(), headers={"Content-Type": "text/html; charset=utf-8"}),
+            )
+            items.append((title, f"/p/{i}.html"))
+        server.route("/feed.rss", Response(body=rss(server.url, items).encode()))
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - {{name: gen, url: '{server.url}/feed.rss', lang: en}}\n")
+        settings = load_settings(data_dir=tmp_path / "data", feeds_file=feeds, host_delay=0)
+        summary = ingest_cycle(settings)
+    assert summary["extracted"] == n and summary["indexed"] == n, summary
+    store = open_store(settings)
+    try:
+        rows = list(store.iter_article_rows())
+    finally:
+        store.close()
+    assert len(rows) == n
+    assert all(r.enriched and r.story_id and r.entities for r in rows)
+    assert all(r.lang == "en" for r in rows)
