@@ -366,3 +366,17 @@ def test_many_pages_go_through_the_worker_pool(
     assert len(rows) == n
     assert all(r.enriched and r.story_id and r.entities for r in rows)
     assert all(r.lang == "en" for r in rows)
+
+
+def test_quick_start_run_command(demo_server: LocalServer, tmp_path: Path) -> None:
+    """README command 1 (scripts/run.sh), pointed at the local demo feeds, not the internet."""
+    root = Path(__file__).resolve().parent.parent
+    env = demo_env(demo_server, tmp_path / "run")
+    proc = subprocess.run(
+        ["bash", str(root / "scripts" / "run.sh"), "--json"],
+        env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout)
+    assert summary["extracted"] == EXPECTED["articles"]
+    assert summary["indexed"] == EXPECTED["articles"]
