@@ -408,12 +408,12 @@ def _alerts_stage() -> Any:
 
 
 def evaluate_alerts(run_id: str) -> dict[str, Any]:
-    """The run's alert stage, exactly as ``newswatch ingest`` runs it.
+    """The run's alert stage, as ``newswatch ingest`` runs it but without sending.
 
     Syncs the rules file, evaluates every enabled rule over what was indexed
-    since its checkpoint, checks pipeline health and sends what is due at once;
-    its counts join the run summary. Rule and channel problems are counted,
-    never raised (the alerts package's contract).
+    since its checkpoint and checks pipeline health; the new deliveries wait in
+    the outbox for the alerts DAG. Its counts join the run summary. Rule and
+    channel problems are counted, never raised (the alerts package's contract).
     """
     stage = _alerts_stage()
     if stage is None:
@@ -425,7 +425,9 @@ def evaluate_alerts(run_id: str) -> dict[str, Any]:
     store = open_store(settings)
     try:
         t0 = time.perf_counter()
-        counts = dict(stage.alerts_after_index(settings, run_id, store))
+        # Evaluate only: the alerts DAG, triggered by the new-articles Asset,
+        # sends what this queued (one sender keeps the outbox story simple).
+        counts = dict(stage.alerts_after_index(settings, run_id, store, deliver=False))
         store.add_run_stat(run_id, "alerts", {"counts": counts}, time.perf_counter() - t0)
     finally:
         store.close()

@@ -341,6 +341,9 @@ def test_articles_asset_triggers_the_alerts_dag_and_each_alert_is_delivered_once
     ingest = run_script("test", env, "newswatch_ingest")
     assert ingest["state"] == "success", ingest
     assert "newswatch_alerts" in ingest["queued"]
+    # The ingest DAG only queued the alerts: nothing is sent before the alerts DAG runs.
+    sent_file = data / "alerts" / "alerts.jsonl"
+    assert not sent_file.exists() or not _mobilisation_stories(sent_file)
     alerts = run_script("test", env, "newswatch_alerts")
     assert alerts["state"] == "success", alerts
     assert [t["state"] for t in alerts["tis"]] == ["success"]

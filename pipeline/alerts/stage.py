@@ -44,8 +44,13 @@ def run_alerts(
     start: datetime,
     cfg: AlertSettings | None = None,
     sync: bool = True,
+    deliver: bool = True,
 ) -> AlertsOutcome:
-    """Sync rules from the file (new ones start at ``start``), evaluate, check health, deliver."""
+    """Sync rules from the file (new ones start at ``start``), evaluate, check health, deliver.
+
+    ``deliver=False`` leaves the new deliveries in the outbox for a separate
+    sender (the Airflow alerts DAG, scheduled on the new-articles Asset).
+    """
     from pipeline.search.base import open_backend
 
     cfg = cfg or load_alert_settings()
@@ -91,7 +96,7 @@ def run_alerts(
     seconds["health"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    delivery = deliver_due(store, settings.data_dir, cfg)
+    delivery = deliver_due(store, settings.data_dir, cfg) if deliver else DeliverReport()
     for e in delivery.errors:
         failures.append(
             _failure("alert_delivery_failed", f"{e['rule']} -> {e['channel']}", e["error"])
@@ -100,11 +105,13 @@ def run_alerts(
     return AlertsOutcome(evaluation, delivery, n_health, notes, failures, seconds)
 
 
-def alerts_after_index(settings: Settings, run_id: str, store: Store) -> dict[str, int]:
+def alerts_after_index(
+    settings: Settings, run_id: str, store: Store, deliver: bool = True
+) -> dict[str, int]:
     """The ingest hook: counts for the run summary; failures go to the run's list."""
     run = store.get_run(run_id)
     start = run.started_at if run is not None else state.utcnow()
-    outcome = run_alerts(settings, store, start)
+    outcome = run_alerts(settings, store, start, deliver=deliver)
     failed: dict[str, int] = {}
     for f in outcome.failures:
         failed[f["reason"]] = failed.get(f["reason"], 0) + 1
