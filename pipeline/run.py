@@ -568,26 +568,35 @@ def prune_raw_pages(settings: Settings, days: int = 30) -> int:
         store.close()
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def feed_states(store: Store) -> list[dict[str, Any]]:
+    """Per-feed state as the CLI, the API and the maintenance DAG show it."""
+    return [
+        {
+            "name": f.name,
+            "url": f.url,
+            "lang": f.lang,
+            "last_status": f.last_status,
+            "last_http_status": f.last_http_status,
+            "last_error": f.last_error,
+            "last_warning": f.last_warning,
+            "consecutive_errors": f.consecutive_errors or 0,
+            "last_polled_at": _iso(f.last_polled_at),
+            "last_success_at": _iso(f.last_success_at),
+            "last_new_item_at": _iso(f.last_new_item_at),
+            "items_seen": f.items_seen or 0,
+        }
+        for f in store.feeds()
+    ]
+
+
 def feed_health(settings: Settings) -> list[dict[str, Any]]:
     store = open_store(settings)
     try:
-        return [
-            {
-                "name": f.name,
-                "url": f.url,
-                "lang": f.lang,
-                "last_status": f.last_status,
-                "last_http_status": f.last_http_status,
-                "last_error": f.last_error,
-                "last_warning": f.last_warning,
-                "consecutive_errors": f.consecutive_errors,
-                "last_polled_at": f.last_polled_at.isoformat() if f.last_polled_at else None,
-                "last_success_at": f.last_success_at.isoformat() if f.last_success_at else None,
-                "last_new_item_at": f.last_new_item_at.isoformat() if f.last_new_item_at else None,
-                "items_seen": f.items_seen,
-            }
-            for f in store.feeds()
-        ]
+        return feed_states(store)
     finally:
         store.close()
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from pipeline.api.models import Health, RunInfo
 from pipeline.api.resources import Resources
 from pipeline.errors import NewswatchError
+from pipeline.run import feed_states
 from pipeline.store import Store
 
 router = APIRouter(tags=["health"])
@@ -21,27 +22,6 @@ router = APIRouter(tags=["health"])
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def feed_states(store: Store) -> list[dict[str, Any]]:
-    """Per-feed state, the same fields as ``pipeline.run.feed_health``."""
-    return [
-        {
-            "name": f.name,
-            "url": f.url,
-            "lang": f.lang,
-            "last_status": f.last_status,
-            "last_http_status": f.last_http_status,
-            "last_error": f.last_error,
-            "last_warning": f.last_warning,
-            "consecutive_errors": f.consecutive_errors or 0,
-            "last_polled_at": _iso(f.last_polled_at),
-            "last_success_at": _iso(f.last_success_at),
-            "last_new_item_at": _iso(f.last_new_item_at),
-            "items_seen": f.items_seen or 0,
-        }
-        for f in store.feeds()
-    ]
 
 
 def outbox_backlog(store: Store) -> int | None:
