@@ -23,8 +23,26 @@ ES_USER="newswatch-es"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache/elasticsearch"
 DIST="$CACHE/dist"
-HOME_DIR="$CACHE/elasticsearch-$ES_VERSION"
-RUN="$CACHE/run/$ES_PORT"
+
+world_traversable() {
+	# True when every folder from / down to $1 lets other users pass (o+x).
+	local path="$1"
+	while [[ -n "$path" && "$path" != "/" ]]; do
+		[[ "$(stat -c %A "$path")" == *x ]] || return 1
+		path="$(dirname "$path")"
+	done
+}
+
+# The node runs as an unprivileged user, which must reach its files. When the
+# checkout sits under a folder other users cannot enter (a root home, say),
+# the distribution and run dirs live under /var/tmp instead; the download
+# stays cached in the checkout.
+RUNTIME="$CACHE"
+if [[ "$(id -u)" -eq 0 ]] && ! world_traversable "$ROOT"; then
+	RUNTIME="/var/tmp/newswatch-es-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+fi
+HOME_DIR="$RUNTIME/elasticsearch-$ES_VERSION"
+RUN="$RUNTIME/run/$ES_PORT"
 PIDFILE="$RUN/es.pid"
 URL="http://127.0.0.1:$ES_PORT"
 
@@ -72,7 +90,7 @@ download() {
 			"-DoutputDirectory=$DIST" >&2
 		log "downloaded in $((SECONDS - t0)) s"
 	fi
-	local tmp="$CACHE/unzip.$$"
+	local tmp="$RUNTIME/unzip.$$"
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
 	unzip -q "$zip" -d "$tmp"
@@ -90,7 +108,11 @@ run_as_user() {
 		# The user must be able to read the distribution and write the run dirs,
 		# and traverse the cache folders above them (ours, so we may open them).
 		chown -R "$ES_USER:" "$HOME_DIR" "$RUN"
-		chmod o+rx "$ROOT/.cache" "$CACHE" "$CACHE/run"
+		if [[ "$RUNTIME" == "$CACHE" ]]; then
+			chmod o+rx "$ROOT/.cache" "$CACHE" "$CACHE/run"
+		else
+			chmod o+rx "$RUNTIME" "$RUNTIME/run"
+		fi
 		runuser -u "$ES_USER" -- "$@"
 	else
 		"$@"

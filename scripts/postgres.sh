@@ -16,6 +16,21 @@ set -euo pipefail
 PG_PORT="${PG_PORT:-55432}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASE="$ROOT/.cache/postgres"
+
+world_traversable() {
+	# True when every folder from / down to $1 lets other users pass (o+x).
+	local path="$1"
+	while [[ -n "$path" && "$path" != "/" ]]; do
+		[[ "$(stat -c %A "$path")" == *x ]] || return 1
+		path="$(dirname "$path")"
+	done
+}
+
+# The server runs as the postgres user, which must reach its data dir: under a
+# checkout that other users cannot enter, the cluster lives under /var/tmp.
+if [[ "$(id -u)" -eq 0 ]] && ! world_traversable "$ROOT"; then
+	BASE="/var/tmp/newswatch-pg-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+fi
 DATA="$BASE/data-$PG_PORT"
 SOCK="$BASE/sock"
 LOGFILE="$BASE/postgres-$PG_PORT.log"
@@ -60,7 +75,7 @@ as_owner() {
 	# initdb and postgres refuse to run as root: use the postgres system user.
 	if [[ "$(id -u)" -eq 0 ]]; then
 		id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@") # its own cwd may be closed to it
 	else
 		"$@"
 	fi
@@ -84,7 +99,8 @@ start() {
 	if [[ "$(id -u)" -eq 0 ]]; then
 		id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
 		chown postgres: "$SOCK"
-		chmod o+rx "$ROOT/.cache" "$BASE"
+		[[ "$BASE" == "$ROOT/.cache/postgres" ]] && chmod o+rx "$ROOT/.cache"
+		chmod o+rx "$BASE"
 	fi
 	if [[ ! -s "$DATA/PG_VERSION" ]]; then
 		mkdir -p "$DATA"
