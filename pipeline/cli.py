@@ -91,15 +91,11 @@ def print_summary(summary: dict[str, Any]) -> None:
     err.print(table)
     if summary["failures"]:
         fails = Table(title="Failures", show_lines=False)
-        for col in ("stage", "reason", "where", "url / detail"):
+        for col in ("stage", "reason", "where", "detail"):
             fails.add_column(col, overflow="fold")
         for fl in summary["failures"][:30]:
-            fails.add_row(
-                fl["stage"],
-                fl["reason"],
-                escape(fl.get("where", "")),
-                escape(f"{fl['url']}  {fl['detail']}"),
-            )
+            detail = fl["detail"] if fl["url"] in fl["detail"] else f"{fl['url']}  {fl['detail']}"
+            fails.add_row(fl["stage"], fl["reason"], escape(fl.get("where", "")), escape(detail))
         err.print(fails)
     if summary["items_new"] == 0 and summary["extracted"] == 0:
         err.print("Nothing new: every item was already known (0 new articles).")
@@ -182,6 +178,7 @@ QUERY_HELP = (
 
 
 def _mark_to_rich(snippet: str) -> str:
+    snippet = " ".join(snippet.split())  # one line per snippet in a terminal
     text = escape(html.unescape(snippet.replace("<mark>", "\x01").replace("</mark>", "\x02")))
     return text.replace("\x01", "[bold yellow]").replace("\x02", "[/]")
 
