@@ -162,6 +162,37 @@ def test_search_chip_and_article_flow(page: Any, site: dict[str, Any]) -> None:
     assert page.locator("#q").input_value() == "mobilisation AND Sirte"
 
 
+def test_event_chip_strictly_narrows_a_mixed_result_list(page: Any, site: dict[str, Any]) -> None:
+    """On a query whose hits are not all mobilisation reports, the chip removes the others.
+
+    (Every hit of "mobilisation AND Sirte" already has the event, so the flow above
+    cannot tell a chip that filters from one that only changes the address.)
+    """
+    import httpx
+
+    page.goto(site["url"] + "/")
+    search(page, "Haftar")
+    before = hit_ids(page)
+    with_event = [
+        h["id"]
+        for h in httpx.get(
+            f"{site['url']}/api/search",
+            params={"q": "Haftar", "event": "mobilisation", "collapse": "true", "size": 50},
+        ).json()["hits"]
+    ]
+    assert with_event and len(with_event) < len(before)  # the corpus makes this a real test
+    chips = page.locator("#results > li.hit button.chip.event", has_text=re.compile(r"^mobil"))
+    chips.first.click()
+    page.wait_for_url(re.compile(r"event=mobilisation"))
+    page.wait_for_function(
+        "() => document.querySelector('#results').getAttribute('aria-busy') === 'false'"
+    )
+    after = hit_ids(page)
+    assert sorted(after) == sorted(with_event)
+    assert len(after) < len(before)
+    assert int(page.locator("#result-count").inner_text().split()[0]) == len(with_event)
+
+
 def test_arabic_query_finds_the_arabic_page_right_to_left(page: Any, site: dict[str, Any]) -> None:
     from pipeline.dedup import article_id
 
