@@ -133,6 +133,7 @@ def finish_run(
                 "ok": counts["feeds_ok"],
                 "failed": counts["feeds_failed"],
                 "not_modified": counts["feeds_not_modified"],
+                "not_due": counts["feeds_not_due"],
             },
             "items_new": counts["items_new"],
             "pages_fetched": counts["pages_fetched"],
@@ -156,14 +157,31 @@ def finish_run(
 
 
 # ---------------------------------------------------------------- feeds
+def due_feeds(
+    sources: Sequence[FeedSource], last_polled: dict[str, datetime | None], now: datetime
+) -> list[FeedSource]:
+    """The feeds whose own ``interval`` has passed since their last poll (never polled: due)."""
+    out = []
+    for src in sources:
+        last = last_polled.get(src.name)
+        if last is None or (now - last).total_seconds() >= src.interval:
+            out.append(src)
+    return out
+
+
 def poll_stage(
     settings: Settings,
     sources: Sequence[FeedSource],
     run_id: str | None = None,
     store: Store | None = None,
     progress: Progress | None = None,
+    due_only: bool = False,
 ) -> list[str]:
-    """Poll feeds (conditional GET), record each feed's state, add new items."""
+    """Poll feeds (conditional GET), record each feed's state, add new items.
+
+    ``due_only`` (the ``watch`` loop) skips feeds polled less than their own
+    ``interval`` ago; a one-off ``ingest`` polls every feed.
+    """
     from pipeline.feeds import poll_feeds
 
     st, own = _store(settings, store)
@@ -171,6 +189,11 @@ def poll_stage(
     tally = _Tally()
     t0 = time.perf_counter()
     try:
+        if due_only:
+            polled = {f.name: f.last_polled_at for f in st.feeds()}
+            skipped = len(sources)
+            sources = due_feeds(sources, polled, _now())
+            tally.counts["feeds_not_due"] += skipped - len(sources)
         st.sync_feeds(sources)
         validators = st.feed_validators()
         progress.start("feeds", len(sources))
@@ -525,15 +548,17 @@ def ingest_cycle(
     progress: Progress | None = None,
     sources: Sequence[FeedSource] | None = None,
     after_index: Callable[[Settings, str, Store], dict[str, int]] | None = None,
+    due_only: bool = False,
 ) -> dict[str, Any]:
-    """Poll every feed, fetch and extract new items, enrich, index; return the summary."""
+    """Poll the feeds (every one, or with ``due_only`` those whose interval has passed),
+    fetch and extract new items, enrich, index; return the summary."""
     progress = progress or NoProgress()
     store = open_store(settings)
     run_id = start_run(settings, store)
     status = "ok"
     try:
         feeds = list(sources) if sources is not None else configured_feeds(settings)
-        poll_stage(settings, feeds, run_id, store, progress)
+        poll_stage(settings, feeds, run_id, store, progress, due_only=due_only)
         pending = store.pending_item_ids(settings.max_attempts)
         fetch_extract_stage(settings, pending, run_id, store, progress)
         enrich_stage(settings, run_id, store, progress)

@@ -64,6 +64,7 @@ class AlertsFile:
     health: HealthConfig
     notes: list[str] = field(default_factory=list)  # e.g. channels dropped for unset variables
     errors: dict[str, str] = field(default_factory=dict)  # rule name -> problem (lenient load)
+    missing: bool = False  # no file at the path: the state's rules are left as they are
 
 
 # ---------------------------------------------------------------- channels
@@ -177,6 +178,13 @@ def rule_from_mapping(data: Mapping[str, Any], default_channels: list[str]) -> R
     )
 
 
+def _number(section: Mapping[str, Any], key: str, default: float) -> float:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise RuleError(f"alerts file: health.{key} must be a number, 0 or more (got {value!r})")
+    return float(value)
+
+
 def parse_alerts_yaml(
     text: str, env: Mapping[str, str] | None = None, strict: bool = True
 ) -> AlertsFile:
@@ -195,6 +203,8 @@ def parse_alerts_yaml(
     if not isinstance(data, Mapping):
         raise RuleError("alerts file: expected a mapping with 'rules:'")
     defaults = data.get("defaults") or {}
+    if not isinstance(defaults, Mapping):
+        raise RuleError("alerts file: 'defaults:' must be a mapping (e.g. channels: [...])")
     default_channels = _str_list(defaults.get("channels"), "defaults.channels")
     rules: list[Rule] = []
     errors: dict[str, str] = {}
@@ -217,14 +227,16 @@ def parse_alerts_yaml(
         seen.add(rule.name)
         rules.append(rule)
     h = data.get("health") or {}
+    if not isinstance(h, Mapping):
+        raise RuleError("alerts file: 'health:' must be a mapping (e.g. feed_failing_runs: 3)")
     health = HealthConfig(
         channels=_str_list(h.get("channels"), "health.channels")
         if h.get("channels") is not None
         else list(default_channels),
         enabled=bool(h.get("enabled", True)),
-        feed_failing_runs=int(h.get("feed_failing_runs", 3)),
-        silent_factor=float(h.get("silent_factor", 4.0)),
-        min_silence_hours=float(h.get("min_silence_hours", 24.0)),
+        feed_failing_runs=int(_number(h, "feed_failing_runs", 3)),
+        silent_factor=_number(h, "silent_factor", 4.0),
+        min_silence_hours=_number(h, "min_silence_hours", 24.0),
         run_failed=bool(h.get("run_failed", True)),
     )
     notes = unset_channel_notes(rules, health, env)
@@ -248,9 +260,15 @@ def load_alerts_file(
 ) -> AlertsFile:
     """Read alerts.yaml; a missing file means no file rules (not an error)."""
     if not path.is_file():
-        return AlertsFile(rules=[], health=HealthConfig(), notes=[f"no alerts file at {path}"])
+        return AlertsFile(
+            rules=[], health=HealthConfig(), notes=[f"no alerts file at {path}"], missing=True
+        )
     try:
-        return parse_alerts_yaml(path.read_text(encoding="utf-8"), env, strict=strict)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{path}: cannot read the alerts file ({exc})") from None
+    try:
+        return parse_alerts_yaml(text, env, strict=strict)
     except QueryError as exc:
         reason = str(exc).removesuffix(f" (at position {exc.position})")
         raise QueryError(f"{path}: {reason}", exc.position, exc.query) from None

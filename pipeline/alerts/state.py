@@ -78,6 +78,10 @@ def sync_rules(store: Store, alerts: AlertsFile, start: datetime) -> list[str]:
     left alone; a file rule removed from the file is disabled, not deleted, so
     its alerts keep their history.
     """
+    if alerts.missing:
+        # A run from another directory (or a deleted file) must not switch off
+        # every rule that came from the file: leave the state's rules alone.
+        return []
     changes: list[str] = []
     now = utcnow()
     with store.session() as s:
