@@ -125,7 +125,7 @@ def test_elasticsearch_lost_in_the_middle_of_an_ingest_loses_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipeline import run
-    from pipeline.demo.corpus import DEMO_SETTINGS, EXPECTED, start_demo_server, write_feeds_file
+    from pipeline.demo.corpus import start_demo_server
 
     es_url = require_elasticsearch()
     monkeypatch.setattr(run, "INDEX_BATCH", 4)  # several bulk requests in one run
@@ -133,39 +133,48 @@ def test_elasticsearch_lost_in_the_middle_of_an_ingest_loses_nothing(
     relay = CuttingRelay(es_url, cut_at=3).start()
     server = start_demo_server()
     try:
-        feeds = write_feeds_file(server.url, tmp_path / "feeds.yaml")
-        common: dict[str, Any] = {
-            **DEMO_SETTINGS,
-            "data_dir": tmp_path / "data",
-            "feeds_file": feeds,
-            "search_backend": "elasticsearch",
-            "elasticsearch_index": index,
-            "elasticsearch_timeout": 30,
-        }
-        cut = ingest_cycle(load_settings(**common, elasticsearch_url=[relay.url]))
-        assert relay.cut.is_set(), "the relay was never cut: the test proved nothing"
-        assert cut["extracted"] == EXPECTED["articles"]
-        assert 0 < cut["indexed"] < cut["extracted"]  # the outage came in the middle
-        assert cut["pending_index"] == cut["extracted"] - cut["indexed"]
-        assert "backend_unavailable" in cut["failed"]
-
-        live = load_settings(**common, elasticsearch_url=[es_url])
-        backend = ElasticsearchBackend(live)
-        try:
-            backend.client.indices.refresh(index=backend.alias)
-            # Elasticsearch holds the cut batch although nobody confirmed it.
-            assert backend.count() > cut["indexed"]
-        finally:
-            backend.close()
-
-        back = ingest_cycle(live)
-        assert back["indexed"] == cut["pending_index"]
-        assert back["pending_index"] == 0
-        again = ingest_cycle(live)
-        assert again["indexed"] == 0 and again["pending_index"] == 0
+        _cut_then_recover(tmp_path, server, relay, es_url, index)
     finally:
         server.stop()
         relay.stop()
+        _drop_index(es_url, index)
+
+
+def _cut_then_recover(
+    tmp_path: Path, server: LocalServer, relay: CuttingRelay, es_url: str, index: str
+) -> None:
+    from pipeline.demo.corpus import DEMO_SETTINGS, EXPECTED, write_feeds_file
+
+    feeds = write_feeds_file(server.url, tmp_path / "feeds.yaml")
+    common: dict[str, Any] = {
+        **DEMO_SETTINGS,
+        "data_dir": tmp_path / "data",
+        "feeds_file": feeds,
+        "search_backend": "elasticsearch",
+        "elasticsearch_index": index,
+        "elasticsearch_timeout": 30,
+    }
+    cut = ingest_cycle(load_settings(**common, elasticsearch_url=[relay.url]))
+    assert relay.cut.is_set(), "the relay was never cut: the test proved nothing"
+    assert cut["extracted"] == EXPECTED["articles"]
+    assert 0 < cut["indexed"] < cut["extracted"]  # the outage came in the middle
+    assert cut["pending_index"] == cut["extracted"] - cut["indexed"]
+    assert "backend_unavailable" in cut["failed"]
+
+    live = load_settings(**common, elasticsearch_url=[es_url])
+    backend = ElasticsearchBackend(live)
+    try:
+        backend.client.indices.refresh(index=backend.alias)
+        # Elasticsearch holds the cut batch although nobody confirmed it.
+        assert backend.count() > cut["indexed"]
+    finally:
+        backend.close()
+
+    back = ingest_cycle(live)
+    assert back["indexed"] == cut["pending_index"]
+    assert back["pending_index"] == 0
+    again = ingest_cycle(live)
+    assert again["indexed"] == 0 and again["pending_index"] == 0
 
     store = open_store(live)
     try:
@@ -180,7 +189,6 @@ def test_elasticsearch_lost_in_the_middle_of_an_ingest_loses_nothing(
         assert backend.count() == len(article_ids) == EXPECTED["articles"]
     finally:
         backend.close()
-        _drop_index(es_url, index)
 
 
 # ------------------------------------------------------------ politeness in the ingest
