@@ -78,6 +78,8 @@ def print_summary(summary: dict[str, Any]) -> None:
     table.add_row(
         "feeds ok / failed / not modified", f"{f['ok']} / {f['failed']} / {f['not_modified']}"
     )
+    if f.get("not_due"):
+        table.add_row("feeds not due (interval)", str(f["not_due"]))
     for key in ("items_new", "pages_fetched", "extracted", "duplicates", "enriched", "indexed"):
         table.add_row(key.replace("_", " "), str(summary.get(key, 0)))
     table.add_row("pending index", str(summary["pending_index"]))
@@ -97,19 +99,23 @@ def print_summary(summary: dict[str, Any]) -> None:
             detail = fl["detail"] if fl["url"] in fl["detail"] else f"{fl['url']}  {fl['detail']}"
             fails.add_row(fl["stage"], fl["reason"], escape(fl.get("where", "")), escape(detail))
         err.print(fails)
+    for w in summary.get("warnings", [])[:30]:
+        err.print(f"[yellow]warning[/] feed {escape(w['feed'])}: {escape(w['warning'])}")
     if summary["items_new"] == 0 and summary["extracted"] == 0:
         err.print("Nothing new: every item was already known (0 new articles).")
 
 
 def run_ingest(
-    settings: Settings, as_json: bool, sources: list[Any] | None = None
+    settings: Settings, as_json: bool, sources: list[Any] | None = None, due_only: bool = False
 ) -> dict[str, Any]:
     from pipeline.progress import RichProgress
     from pipeline.run import ingest_cycle
 
     after = _alerts_hook()
     with RichProgress(err, enabled=not as_json or sys.stderr.isatty()) as progress:
-        summary = ingest_cycle(settings, progress=progress, sources=sources, after_index=after)
+        summary = ingest_cycle(
+            settings, progress=progress, sources=sources, after_index=after, due_only=due_only
+        )
     return summary
 
 
@@ -142,20 +148,25 @@ def ingest(
 
 @app.command()
 def watch(
-    every: Annotated[str, typer.Option(help="Time between cycles, e.g. 90s, 10m, 1h.")] = "10m",
+    every: Annotated[
+        str | None,
+        typer.Option(
+            help="Time between cycles, e.g. 90s, 10m, 1h (default: NEWSWATCH_WATCH_EVERY or 10m)."
+        ),
+    ] = None,
     max_runs: Annotated[int, typer.Option(help="Stop after this many cycles (0 = forever).")] = 0,
 ) -> None:
-    """Run ingest cycles in a loop (Ctrl-C to stop)."""
-    interval = _parse_every(every)
+    """Run ingest cycles in a loop (Ctrl-C to stop); each feed is polled at its own interval."""
     try:
         settings = _settings()
     except NewswatchError as exc:
         _fail(exc)
+    interval = _parse_every(every or settings.watch_every)
     runs = 0
     while True:
         started = time.monotonic()
         try:
-            print_summary(run_ingest(settings, False))
+            print_summary(run_ingest(settings, False, due_only=True))
         except NewswatchError as exc:
             err.print(f"[red]run failed:[/] {escape(str(exc))}")
         runs += 1
@@ -172,8 +183,8 @@ def watch(
 # ---------------------------------------------------------------- search / show
 QUERY_HELP = (
     'Lucene syntax: terms, "phrases", AND/OR/NOT, (groups), field:value '
-    "(title text source lang event entity person org actor place), "
-    "published:[2020-01-01 TO 2020-12-31], prefix*"
+    "(title text source lang event entity person org actor place story), "
+    "published:[2020-01-01 TO 2020-12-31] and ingested:[...] ranges, prefix*"
 )
 
 
@@ -308,6 +319,7 @@ def export(
     from pipeline.export import export as do_export
     from pipeline.export import iter_records
     from pipeline.progress import RichProgress
+    from pipeline.search.query import parse_query
     from pipeline.store import open_store
 
     chosen = [name for name, on in (("jsonl", jsonl), ("csv", csv_), ("parquet", parquet)) if on]
@@ -315,6 +327,7 @@ def export(
         raise typer.BadParameter("choose exactly one of --jsonl, --csv, --parquet")
     fmt = chosen[0]
     try:
+        parse_query(query)  # a broken query is an error before anything is written
         settings = _settings()
         store = open_store(settings)
         try:

@@ -61,6 +61,7 @@ class _Tally:
         self.counts: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
         self.failures: list[dict[str, str]] = []
+        self.warnings: list[dict[str, str]] = []
 
     def fail(self, failure: Failure, where: str = "") -> None:
         self.failed[failure.reason] += 1
@@ -80,6 +81,7 @@ class _Tally:
             "counts": dict(self.counts),
             "failed": dict(self.failed),
             "failures": self.failures,
+            "warnings": self.warnings,
         }
 
 
@@ -117,11 +119,13 @@ def finish_run(
         counts: Counter[str] = Counter()
         failed: Counter[str] = Counter()
         failures: list[dict[str, str]] = []
+        warnings: list[dict[str, str]] = []
         seconds: Counter[str] = Counter()
         for row in st.run_stats(run_id):
             counts.update(row.data.get("counts", {}))
             failed.update(row.data.get("failed", {}))
             failures.extend(row.data.get("failures", []))
+            warnings.extend(row.data.get("warnings", []))
             seconds[row.stage] += row.seconds
         finished = _now()
         summary: dict[str, Any] = {
@@ -134,6 +138,7 @@ def finish_run(
                 "failed": counts["feeds_failed"],
                 "not_modified": counts["feeds_not_modified"],
                 "not_due": counts["feeds_not_due"],
+                "with_warnings": counts["feeds_with_warnings"],
             },
             "items_new": counts["items_new"],
             "pages_fetched": counts["pages_fetched"],
@@ -144,6 +149,7 @@ def finish_run(
             "pending_index": st.count_pending_index(),
             "failed": dict(sorted(failed.items())),
             "failures": failures[:MAX_FAILURE_DETAILS],
+            "warnings": warnings[:MAX_FAILURE_DETAILS],
             "seconds": {k: round(v, 3) for k, v in seconds.items()},
         }
         for key in sorted(counts):
@@ -210,8 +216,9 @@ def poll_stage(
                 tally.counts["feeds_ok"] += 1
                 new = st.add_items(poll.items)
                 new_ids.extend(new)
-                if poll.warning:
+                if poll.warning:  # e.g. a malformed ("bozo") feed that still gave entries
                     tally.counts["feeds_with_warnings"] += 1
+                    tally.warnings.append({"feed": poll.source.name, "warning": poll.warning})
             st.record_poll(
                 poll.source.name,
                 status=poll.status,

@@ -121,6 +121,9 @@ def test_first_run_ingests_every_good_article_and_reports_each_failure(
     assert summary["indexed"] == EXPECTED["articles"]
     assert summary["pending_index"] == 0
     assert summary["failed"] == EXPECTED["failed"]
+    # the malformed feed still gave its entries, and the run says what was wrong with it
+    assert [w["feed"] for w in summary["warnings"]] == EXPECTED["bozo_feeds"]
+    assert summary["feeds"]["with_warnings"] == 1
     # every failure names its URL and a reason a person can read
     by_path = {}
     for f in summary["failures"]:

@@ -36,3 +36,17 @@ def test_watch_cycles_skip_feeds_polled_within_their_interval(tmp_path: Path) ->
         assert feed_requests == []
     finally:
         server.stop()
+
+
+def test_watch_command_runs_cycles_and_reports_not_due_feeds(tmp_path: Path) -> None:
+    from tests.test_ingest_e2e import cli, demo_env
+
+    server = start_demo_server()
+    try:
+        env = demo_env(server, tmp_path / "w")
+        proc = cli(["watch", "--every", "0s", "--max-runs", "2"], env)
+    finally:
+        server.stop()
+    assert proc.stderr.count("Run 20") == 2  # two closing tables
+    assert "feeds not due (interval)" in proc.stderr
+    assert "warning" in proc.stderr and "tripoli-dispatch" in proc.stderr  # the bozo feed
