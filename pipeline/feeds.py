@@ -28,6 +28,7 @@ from feedparser.exceptions import NonXMLContentType
 from lxml import html as lxml_html
 
 from pipeline.config import Settings
+from pipeline.decode import XML_DECLARATION, decode_xml
 from pipeline.errors import ConfigError
 from pipeline.fetch import HttpResult, PageFetcher, run_sync
 from pipeline.models import Failure, FeedItem, FeedSource
@@ -64,13 +65,22 @@ def parse_interval(value: object) -> int:
     return int(seconds)
 
 
-def _check_url(url: object) -> str | None:
-    if not isinstance(url, str) or not url.strip():
-        return "missing 'url'"
-    parts = urlsplit(url.strip())
+def _url_problem(url: str) -> str | None:
+    """None if ``url`` is a well-formed http(s) URL with a host, else what is wrong."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError on a port that is not a number in 0-65535
+    except ValueError as exc:
+        return f"bad url {url!r} ({exc})"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"bad url {url!r} (need an http:// or https:// URL with a host)"
     return None
+
+
+def _check_url(url: object) -> str | None:
+    if not isinstance(url, str) or not url.strip():
+        return "missing 'url'"
+    return _url_problem(url.strip())
 
 
 def load_feeds(path: Path) -> list[FeedSource]:
@@ -167,6 +177,25 @@ def _primary_lang(code: object) -> str | None:
     return code.strip().replace("_", "-").split("-")[0].lower() or None
 
 
+def _as_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The feed re-encoded as UTF-8, decoded the way pages are (:mod:`pipeline.decode`).
+
+    feedparser falls back to windows-1252 when a feed says nothing about its
+    encoding, which turns windows-1256 Arabic into Latin mojibake; the
+    project's decoder detects it. The XML declaration and the HTTP charset are
+    rewritten to say utf-8, so feedparser reads the bytes as they now are.
+    """
+    text, _codec = decode_xml(body, headers.get("content-type"))
+    data = text.encode("utf-8")
+    match = XML_DECLARATION.match(data)
+    if match:
+        data = data[: match.start(1)] + b"utf-8" + data[match.end(1) :]
+    media_type = (headers.get("content-type") or "").split(";", 1)[0].strip()
+    if media_type:
+        headers = {**headers, "content-type": f"{media_type}; charset=utf-8"}
+    return data, headers
+
+
 def parse_feed(
     source: FeedSource,
     body: bytes,
@@ -176,12 +205,16 @@ def parse_feed(
     """Items of one feed body and the warning to record (None if clean).
 
     Raises :class:`NotAFeed` when the body is no RSS/Atom at all. Entries
-    without a usable http(s) link are skipped and counted in the warning;
+    without a usable http(s) link, or with a malformed one (a bad port, an
+    unclosed IPv6 bracket), are skipped and counted in the warning;
     repeated entries (same guid, or link) are kept once. A date in the future
     is dropped (None), never replaced by the fetch time.
     """
     now = now or datetime.now(UTC)
     response_headers = {k.lower(): v for k, v in headers.items()}
+    if not body.strip():
+        raise NotAFeed(f"{source.url} is not an RSS or Atom feed (the answer was empty)")
+    body, response_headers = _as_utf8(body, response_headers)
     parsed = feedparser.parse(body, response_headers=response_headers)
     version = parsed.get("version", "")
     if not version and not parsed.entries:
@@ -200,12 +233,19 @@ def parse_feed(
     items: list[FeedItem] = []
     seen: set[str] = set()
     no_link = 0
+    bad_links: list[str] = []
     for entry in parsed.entries:
         link = (entry.get("link") or "").strip()
-        if link:  # relative links are resolved against the configured feed URL
-            link = urljoin(source.url, link)
-        if not link or urlsplit(link).scheme not in ("http", "https"):
+        try:  # relative links are resolved against the configured feed URL
+            link = urljoin(source.url, link) if link else ""
+            scheme = urlsplit(link).scheme
+        except ValueError:  # e.g. "http://[::1/": an unclosed IPv6 bracket
+            scheme = "http"
+        if not link or scheme not in ("http", "https"):
             no_link += 1
+            continue
+        if _url_problem(link) is not None:
+            bad_links.append(link)
             continue
         guid = (entry.get("id") or "").strip() or link
         if guid in seen:
@@ -224,6 +264,11 @@ def parse_feed(
         )
     if no_link:
         warnings.append(f"{no_link} entr{'y' if no_link == 1 else 'ies'} without an http(s) link")
+    if bad_links:
+        n = len(bad_links)
+        warnings.append(
+            f"{n} entr{'y' if n == 1 else 'ies'} with a malformed link, e.g. {bad_links[0][:200]!r}"
+        )
     return items, "; ".join(warnings) or None
 
 
