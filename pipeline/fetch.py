@@ -327,6 +327,13 @@ class PageFetcher:
                         return Failure(
                             stage, "network_error", f"network error on {url}: {exc!r}", asked
                         )
+                    except httpx.DecodingError as exc:
+                        return Failure(
+                            stage,
+                            "bad_encoding",
+                            f"{url} sent a body that does not match its Content-Encoding ({exc})",
+                            asked,
+                        )
             finally:
                 if held:
                     gate.last = time.monotonic()
