@@ -108,5 +108,11 @@ def load_settings(**overrides: object) -> Settings:
             value = err.get("input")
             problems.append(f"{name}: {err['msg']} (got {value!r})")
         raise ConfigError("bad setting: " + "; ".join(problems)) from None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"bad setting: {ENV_PREFIX}DATA_DIR: cannot create {settings.data_dir} "
+            f"({exc.strerror or exc})"
+        ) from None
     return settings

@@ -27,6 +27,10 @@ class BackendUnavailable(NewswatchError):
     """The search backend cannot be reached; work stays pending and is retried."""
 
 
+class StateUnavailable(NewswatchError):
+    """The state database cannot be opened (unreachable server, unwritable file)."""
+
+
 class NotFound(NewswatchError):
     """An article, rule or feed that was asked for does not exist."""
 

@@ -41,7 +41,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, helpers
 
-from pipeline.errors import BackendUnavailable, QueryError
+from pipeline.errors import BackendUnavailable, ConfigError, QueryError
 from pipeline.search import ast
 from pipeline.search.base import IndexReport, SearchDoc, SearchHit, SearchRequest, SearchResult
 from pipeline.search.query import (
@@ -335,7 +335,10 @@ class ElasticsearchBackend:
             )
         if settings.elasticsearch_ca_certs:
             kwargs["ca_certs"] = str(settings.elasticsearch_ca_certs)
-        return Elasticsearch(list(settings.elasticsearch_url), **kwargs)
+        try:
+            return Elasticsearch(list(settings.elasticsearch_url), **kwargs)
+        except ValueError as exc:  # a URL without scheme, host or port
+            raise ConfigError(f"bad setting: NEWSWATCH_ELASTICSEARCH_URL: {exc}") from None
 
     # errors ---------------------------------------------------------------
 

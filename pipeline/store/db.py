@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select, update
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.config import Settings
+from pipeline.errors import ConfigError, StateUnavailable
 from pipeline.models import Article, Entity, Event, FeedItem, FeedSource, Page
 from pipeline.store import migrate
 from pipeline.store.tables import ArticleRow, FeedRow, ItemRow, PageRow, RunRow, RunStatRow
@@ -592,8 +594,35 @@ class Store:
             return s.scalar(select(RunRow).order_by(RunRow.started_at.desc()).limit(1))
 
 
+def _shown_url(url: str) -> str:
+    """The database URL as it may be printed: never with its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "a value that is not a URL"
+
+
 def open_store(settings: Settings) -> Store:
-    """Connect, migrate to the current schema, and return the Store."""
-    engine = make_engine(settings.resolved_database_url)
-    migrate.upgrade(engine)
+    """Connect, migrate to the current schema, and return the Store.
+
+    A database URL that names no usable database, or a database that cannot be
+    reached or opened, is a clean error naming NEWSWATCH_DATABASE_URL.
+    """
+    url = settings.resolved_database_url
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ImportError) as exc:  # NoSuchModuleError is an ArgumentError
+        raise ConfigError(
+            f"NEWSWATCH_DATABASE_URL: cannot use {_shown_url(url)} as a database ({exc}); "
+            "use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+        ) from None
+    try:
+        migrate.upgrade(engine)
+    except (OperationalError, DBAPIError) as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StateUnavailable(
+            f"cannot open the state database {_shown_url(url)} ({reason}); check "
+            "NEWSWATCH_DATABASE_URL and that the database is running and writable"
+        ) from None
     return Store(engine)
