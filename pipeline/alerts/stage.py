@@ -18,7 +18,7 @@ from pipeline.alerts import state
 from pipeline.alerts.evaluate import EvalReport, evaluate_rules
 from pipeline.alerts.health import health_alerts
 from pipeline.alerts.outbox import DeliverReport, deliver_due
-from pipeline.alerts.rules import load_alerts_file
+from pipeline.alerts.rules import HealthConfig, RuleError, load_alerts_file
 from pipeline.alerts.settings import AlertSettings, load_alert_settings
 from pipeline.config import Settings
 from pipeline.store import Store
@@ -60,11 +60,18 @@ def run_alerts(
     t = time.perf_counter()
     health_cfg = None
     if sync:
-        alerts_file = load_alerts_file(settings.alerts_file, strict=False)
-        notes = state.sync_rules(store, alerts_file, start) + alerts_file.notes
-        health_cfg = alerts_file.health
-        for name, problem in alerts_file.errors.items():
-            failures.append(_failure("rule_invalid", name, problem))
+        try:
+            alerts_file = load_alerts_file(settings.alerts_file, strict=False)
+        except RuleError as exc:
+            # A file too broken to read at all: the rules stored by the last good
+            # sync keep running, and the run lists the problem.
+            failures.append(_failure("alerts_file_invalid", str(settings.alerts_file), str(exc)))
+            health_cfg = HealthConfig()
+        else:
+            notes = state.sync_rules(store, alerts_file, start) + alerts_file.notes
+            health_cfg = alerts_file.health
+            for name, problem in alerts_file.errors.items():
+                failures.append(_failure("rule_invalid", name, problem))
     seconds["sync"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -88,7 +95,11 @@ def run_alerts(
     t = time.perf_counter()
     n_health = 0
     if health_cfg is None:
-        health_cfg = load_alerts_file(settings.alerts_file, strict=False).health
+        try:
+            health_cfg = load_alerts_file(settings.alerts_file, strict=False).health
+        except RuleError as exc:
+            failures.append(_failure("alerts_file_invalid", str(settings.alerts_file), str(exc)))
+            health_cfg = HealthConfig()
     try:
         n_health = health_alerts(store, health_cfg)
     except Exception as exc:  # health checks must never stop delivery
