@@ -162,6 +162,15 @@ def write_parquet(records: Iterable[dict[str, Any]], path: str, tick: Callable[[
     return n
 
 
+def _check_writable(path: str) -> None:
+    """Refuse an output path that cannot be written, before any record is read."""
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise NewswatchError(f"cannot write the export to {path}: {exc.strerror or exc}") from None
+
+
 def export(
     records: Iterable[dict[str, Any]],
     fmt: Format,
@@ -172,8 +181,10 @@ def export(
     if fmt == "parquet":
         if not path:
             raise NewswatchError("Parquet is a binary file: give an output file with -o FILE")
+        _check_writable(path)
         return write_parquet(records, path, tick)
     if path:
+        _check_writable(path)
         with open(path, "w", encoding="utf-8", newline="") as fh:
             return (write_jsonl if fmt == "jsonl" else write_csv)(records, fh, tick)
     assert out is not None
