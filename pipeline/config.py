@@ -9,6 +9,7 @@ the variable.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -71,6 +72,13 @@ class Settings(BaseSettings):
 
     # --- scheduling
     watch_every: str = "10m"
+
+    @field_validator("watch_every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*[smhd]?\s*", value):
+            raise ValueError("use a duration like 90s, 10m or 1h")
+        return value.strip()
 
     @field_validator("elasticsearch_url", "allow_hosts", mode="before")
     @classmethod

@@ -36,6 +36,7 @@ def test_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
         ("NEWSWATCH_FETCH_CONCURRENCY", "0"),
         ("NEWSWATCH_FETCH_CONCURRENCY", "eight"),
         ("NEWSWATCH_SEARCH_BACKEND", "solr"),
+        ("NEWSWATCH_WATCH_EVERY", "soon"),
     ],
 )
 def test_bad_value_names_the_variable(
