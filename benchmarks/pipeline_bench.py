@@ -137,7 +137,8 @@ def main() -> None:
         f"trafilatura ceiling   1 core {one:.1f} pages/s, {os.cpu_count()} cores {both:.1f} pages/s"
     )
     print(
-        f"end to end / ceiling  {100 * (n / wall) / both:.0f}% of the {os.cpu_count()}-core ceiling"
+        f"end to end / ceiling  {100 * (n / wall) / both:.0f}% of the {os.cpu_count()}-core "
+        f"ceiling, {100 * (n / wall) / one:.0f}% of the 1-core ceiling"
     )
     print(f"peak memory           {peak_ingest:.0f} MiB (largest process of the ingest)")
     print(
