@@ -23,24 +23,14 @@ ES_USER="newswatch-es"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache/elasticsearch"
 DIST="$CACHE/dist"
-
-world_traversable() {
-	# True when every folder from / down to $1 lets other users pass (o+x).
-	local path="$1"
-	while [[ -n "$path" && "$path" != "/" ]]; do
-		[[ "$(stat -c %A "$path")" == *x ]] || return 1
-		path="$(dirname "$path")"
-	done
-}
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 # The node runs as an unprivileged user, which must reach its files. When the
 # checkout sits under a folder other users cannot enter (a root home, say),
 # the distribution and run dirs live under /var/tmp instead; the download
 # stays cached in the checkout.
-RUNTIME="$CACHE"
-if [[ "$(id -u)" -eq 0 ]] && ! world_traversable "$ROOT"; then
-	RUNTIME="/var/tmp/newswatch-es-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
-fi
+RUNTIME="$(runtime_dir newswatch-es "$CACHE")"
 HOME_DIR="$RUNTIME/elasticsearch-$ES_VERSION"
 RUN="$RUNTIME/run/$ES_PORT"
 PIDFILE="$RUN/es.pid"

@@ -16,21 +16,12 @@ set -euo pipefail
 PG_PORT="${PG_PORT:-55432}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASE="$ROOT/.cache/postgres"
-
-world_traversable() {
-	# True when every folder from / down to $1 lets other users pass (o+x).
-	local path="$1"
-	while [[ -n "$path" && "$path" != "/" ]]; do
-		[[ "$(stat -c %A "$path")" == *x ]] || return 1
-		path="$(dirname "$path")"
-	done
-}
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 # The server runs as the postgres user, which must reach its data dir: under a
 # checkout that other users cannot enter, the cluster lives under /var/tmp.
-if [[ "$(id -u)" -eq 0 ]] && ! world_traversable "$ROOT"; then
-	BASE="/var/tmp/newswatch-pg-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
-fi
+BASE="$(runtime_dir newswatch-pg "$BASE")"
 DATA="$BASE/data-$PG_PORT"
 SOCK="$BASE/sock"
 LOGFILE="$BASE/postgres-$PG_PORT.log"
