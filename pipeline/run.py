@@ -10,6 +10,7 @@ summary of DESIGN.md ("ingest --json").
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections import Counter, deque
@@ -261,6 +262,17 @@ def pending_item_ids(settings: Settings, limit: int | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------- fetch + extract
+def _worker_pool() -> ProcessPoolExecutor:
+    """One worker per core for the CPU-bound extraction and tagging.
+
+    forkserver, not fork: the parent holds threads (the fetch loop, database
+    connections) that a forked child must not inherit.
+    """
+    return ProcessPoolExecutor(
+        max_workers=os.cpu_count() or 2, mp_context=get_context("forkserver")
+    )
+
+
 def _extract_job(page: Page, item: FeedItem, min_chars: int) -> tuple[Article | Failure, bool]:
     """Extract, then tag (language, entities, events) in the same worker.
 
@@ -327,7 +339,7 @@ def fetch_extract_stage(
 
         pool: ProcessPoolExecutor | None = None
         if len(to_fetch) >= POOL_THRESHOLD:
-            pool = ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver"))
+            pool = _worker_pool()
         inflight: deque[tuple[Any, Future[tuple[Article | Failure, bool]]]] = deque()
         unsaved: list[tuple[str, Page]] = []
 
@@ -449,7 +461,7 @@ def enrich_stage(
         ids = st.unenriched_ids()
         progress.start("enrich", len(ids))
         if st.count_untagged(ids) >= POOL_THRESHOLD:
-            pool = ProcessPoolExecutor(max_workers=2, mp_context=get_context("forkserver"))
+            pool = _worker_pool()
         if ids:
             clusterer = StoryClusterer(settings.near_duplicate_threshold)
             clusterer.add_known(st.recent_story_texts())
