@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -120,7 +119,8 @@ def _items(path: Path) -> list[dict]:
                 if block:
                     head = block[0][2:].strip()
                     group, lang, events, places, ents, title = head.split("|", 5)
-                    g, lg, _, ev, pl, en = _fields(f"{group}|{lang}|article|{events}|{places}|{ents}")
+                    head = f"{group}|{lang}|article|{events}|{places}|{ents}"
+                    g, lg, _, ev, pl, en = _fields(head)
                     paras = [b.strip() for b in block[1:] if b.strip()]
                     n = len(out) + 1
                     out.append({"id": f"{stem}-{n:03d}", "ref": g, "lang": lg, "genre": "article",
@@ -164,15 +164,16 @@ def main() -> None:
     dev, test = [], []
     for it in items:
         group = root(it)
-        rec = {"id": it["id"], "group": group, **{k: v for k, v in it.items() if k not in ("id", "ref")}}
+        rest = {k: v for k, v in it.items() if k not in ("id", "ref")}
+        rec = {"id": it["id"], "group": group, **rest}
         side = test if int(hashlib.sha1(group.encode()).hexdigest()[0], 16) % 2 else dev
         side.append(rec)
     for name, rows in (("dev", dev), ("test", test)):
         path = OUT / f"enrich_eval_{name}.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     n_ar = sum(it["lang"] == "ar" for it in items)
-    print(f"{len(items)} items ({n_ar} Arabic, {n_ar / len(items):.0%}); dev {len(dev)}, test {len(test)}",
-          file=sys.stderr)  # fmt: skip
+    share = f"{n_ar / len(items):.0%}"
+    print(f"{len(items)} items ({n_ar} Arabic, {share}); dev {len(dev)}, test {len(test)}")
 
 
 if __name__ == "__main__":
