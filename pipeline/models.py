@@ -82,12 +82,19 @@ class Mention:
 
 @dataclass(slots=True)
 class Entity:
+    """A gazetteer entity found in an article.
+
+    ``country`` (ISO 3166 alpha-2) is set for places: a place outside Libya
+    keeps its own country and id (``tripoli_lb``), never a Libyan one.
+    """
+
     id: str
     name: str
     type: str
     lat: float | None = None
     lon: float | None = None
     mentions: list[Mention] = field(default_factory=list)
+    country: str | None = None
 
     def record(self) -> dict[str, Any]:
         """The stored/exported form: no mentions, coordinates only when known."""
@@ -95,16 +102,32 @@ class Entity:
         if self.lat is not None and self.lon is not None:
             out["lat"] = self.lat
             out["lon"] = self.lon
+        if self.country:
+            out["country"] = self.country
         return out
+
+
+EVENT_POSITIONS: tuple[str, ...] = ("headline", "lead", "body", "background")
 
 
 @dataclass(slots=True)
 class Event:
+    """An event type in an article (or one mention of it).
+
+    ``reported`` is False for an event the article only recalls (a background
+    paragraph: last year's offensive, a ceasefire signed in 2020); such events
+    are context, and search, ``event:`` filters and alerts ignore them.
+    ``position`` says where the (best) mention stands: headline, lead, body or
+    background.
+    """
+
     type: str
     confidence: float
     evidence: str
     actors: list[str] = field(default_factory=list)  # entity ids
     places: list[str] = field(default_factory=list)  # entity ids
+    position: str = "body"
+    reported: bool = True
 
     def record(self) -> dict[str, Any]:
         return {
@@ -113,6 +136,8 @@ class Event:
             "evidence": self.evidence,
             "actors": list(self.actors),
             "places": list(self.places),
+            "position": self.position,
+            "reported": self.reported,
         }
 
 

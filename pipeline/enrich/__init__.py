@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.enrich.events import find_events
+from pipeline.enrich.events import Found, find_events
 from pipeline.enrich.gazetteer import entries, get_entity, resolve
 from pipeline.enrich.language import detect_language
 from pipeline.enrich.matcher import find
@@ -35,9 +35,24 @@ __all__ = [
 
 @dataclass
 class Enrichment:
+    """What one article yields.
+
+    ``events``: the event types the article reports (one per type), which
+    feed tags, ``event:`` search and alerts. ``background``: the types it only
+    recalls (one per type, ``reported`` False), kept as context.
+    ``mentions``: every event mention, with its position.
+    """
+
     lang: str | None
     events: list[Event] = field(default_factory=list)
     entities: list[Entity] = field(default_factory=list)
+    background: list[Event] = field(default_factory=list)
+    mentions: list[Event] = field(default_factory=list)
+
+    @property
+    def all_events(self) -> list[Event]:
+        """Reported events, then recalled ones (as stored with the article)."""
+        return [*self.events, *self.background]
 
     def record(self) -> dict[str, Any]:
         """The ``newswatch enrich --jsonl`` shape (entities with their mentions)."""
@@ -46,13 +61,22 @@ class Enrichment:
             out = e.record()
             out["mentions"] = [{"text": m.text, "start": m.start, "end": m.end} for m in e.mentions]
             ents.append(out)
+
+        def short(ev: Event) -> dict[str, Any]:
+            return {
+                "type": ev.type,
+                "confidence": round(ev.confidence, 3),
+                "evidence": ev.evidence,
+                "position": ev.position,
+                "reported": ev.reported,
+            }
+
         return {
             "lang": self.lang,
-            "events": [
-                {"type": ev.type, "confidence": round(ev.confidence, 3), "evidence": ev.evidence}
-                for ev in self.events
-            ],
+            "events": [short(ev) for ev in self.events],
             "entities": ents,
+            "background_events": [short(ev) for ev in self.background],
+            "event_mentions": [short(ev) for ev in self.mentions],
         }
 
 
@@ -65,11 +89,20 @@ class _Part:
     events: list[Event]
 
 
-def _analyse(text: str) -> _Part:
+def _position(f: Folded, ev: Found, is_title: bool) -> str:
+    if is_title:
+        return "headline"
+    if ev.background:
+        return "background"
+    newline = f.text.find("\n")
+    return "lead" if newline < 0 or ev.start < newline else "body"
+
+
+def _analyse(text: str, is_title: bool = False) -> _Part:
     f = fold(text)
     table = entries()
     hits = [(h.id, table[h.id].type, h.start, h.end) for h in find(f)]
-    found, _sentences = find_events(f, hits)
+    found, _sentences = find_events(f, hits, is_title=is_title)
     events = []
     for ev in found:
         in_sentence = [h for h in hits if ev.start <= h[2] < ev.end]
@@ -84,6 +117,8 @@ def _analyse(text: str) -> _Part:
                 evidence=text[o_start:o_end].strip(),
                 actors=actors,
                 places=places,
+                position=_position(f, ev, is_title),
+                reported=not ev.background,
             )
         )
     return _Part(f, hits, events)
@@ -100,9 +135,8 @@ def _merge_events(events: list[Event]) -> list[Event]:
     out = []
     for etype, ev in best.items():
         bonus = min(0.05, 0.02 * (counts[etype] - 1))
-        out.append(
-            Event(etype, min(ev.confidence + bonus, 0.99), ev.evidence, ev.actors, ev.places)
-        )
+        conf = min(ev.confidence + bonus, 0.99)
+        out.append(Event(etype, conf, ev.evidence, ev.actors, ev.places, ev.position, ev.reported))
     out.sort(key=lambda e: -e.confidence)
     return out
 
@@ -121,7 +155,7 @@ def enrich_text(text: str, lang: str | None = None, title: str = "") -> Enrichme
     body = _analyse(text)
     parts = [body]
     if title.strip():
-        parts.append(_analyse(title))
+        parts.append(_analyse(title, is_title=True))
     entities: dict[str, Entity] = {}
     for part in parts:
         for eid, _etype, s, e in part.hits:
@@ -132,8 +166,17 @@ def enrich_text(text: str, lang: str | None = None, title: str = "") -> Enrichme
             if part is body:
                 o_start, o_end = body.folded.span(s, e)
                 entities[eid].mentions.append(Mention(text[o_start:o_end], o_start, o_end))
-    events = _merge_events([ev for part in parts for ev in part.events])
-    return Enrichment(lang=lang, events=events, entities=list(entities.values()))
+    mentions = [ev for part in parts for ev in part.events]
+    events = _merge_events([ev for ev in mentions if ev.reported])
+    reported = {ev.type for ev in events}
+    background = _merge_events([ev for ev in mentions if not ev.reported])
+    return Enrichment(
+        lang=lang,
+        events=events,
+        entities=list(entities.values()),
+        background=[ev for ev in background if ev.type not in reported],
+        mentions=mentions,
+    )
 
 
 def _enrich_line(line: str) -> dict[str, Any]:

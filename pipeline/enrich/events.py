@@ -22,6 +22,7 @@ import ahocorasick
 import yaml
 
 from pipeline.enrich.normalise import Folded, arabic_prefix_ok, fold_key, word_start
+from pipeline.enrich.timeline import background_flags
 from pipeline.models import EVENT_TYPES
 
 STRONG_WINDOW = 10
@@ -72,6 +73,8 @@ class Rule:
     block_after: Terms
     block_before: Terms
     suppressed_by: tuple[str, ...] = ()
+    avoid: Terms | None = None  # the sentence must hold none of these (purpose, object class)
+    proper: bool = False  # the trigger may not sit inside a capitalised or quoted name
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +105,17 @@ class Sentence:
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """One event type found in one sentence (folded offsets)."""
+    """One event type found in one sentence (folded offsets).
+
+    ``background``: the sentence recalls an earlier event ("in 2019", "last
+    year", "had been shut many times") rather than reporting a current one.
+    """
 
     type: str
     confidence: float
     start: int
     end: int
+    background: bool = False
 
 
 def _term_list(items: list[str] | None, sets: dict[str, list[str]]) -> tuple[Term, ...]:
@@ -171,6 +179,7 @@ def lexicon() -> Lexicon:
             et = spec["entity_trigger"]
             entity_triggers[et["type"]] = (etype, float(et["w"]))
         for lang in ("en", "ar"):
+            type_avoid = spec.get("avoid" if lang == "en" else "ar_avoid") or []
             for r in spec.get(lang, []):
                 t = str(r["t"])
                 stem = t.endswith("*")
@@ -187,6 +196,8 @@ def lexicon() -> Lexicon:
                     block_after=_terms(r.get("block_after"), sets),
                     block_before=_terms(r.get("block_before"), sets),
                     suppressed_by=tuple(r.get("suppressed_by", spec.get("suppressed_by", []))),
+                    avoid=_terms([*type_avoid, *(r.get("avoid") or [])], sets),
+                    proper=bool(spec.get("not_in_names", False)),
                 )
                 rules.setdefault(key, []).append(rule)
     missing = set(EVENT_TYPES) - set(meta)
@@ -370,11 +381,59 @@ def _rule_fires(rule: Rule, w: Words, start: int, end: int, has_place: bool) -> 
         return False
     if rule.block_before and w.find(rule.block_before, max(0, k - BLOCK_WINDOW), k) >= 0:
         return False
+    if rule.avoid and w.find(rule.avoid, 0, n) >= 0:
+        return False
     return not _negated(rule.type, rule.lang, w, k, k2)
 
 
+_NAME_HEADS_AR = frozenset(
+    fold_key(w)
+    for w in (
+        "حراك", "حركة", "كتلة", "لجنة", "جبهة", "تجمع", "تيار", "ائتلاف", "حزب", "هيئة",
+        "مبادرة", "ملتقى", "منظمة", "جمعية",
+    )
+)  # fmt: skip
+_NAME_HEADS_AR_BARE = _NAME_HEADS_AR | {w[2:] for w in _NAME_HEADS_AR if w.startswith("ال")}
+
+
+def _in_name(f: Folded, sent: Sentence, start: int, end: int) -> bool:
+    """Whether a trigger sits inside a quoted or capitalised name.
+
+    "Popular Mobilisation for Change", 'the "National Mobilisation
+    Movement"', "حراك التعبئة الوطنية": the word names a movement, party or
+    committee; nothing is being mobilised.
+    """
+    text = f.text
+    before = text[sent.start : start]
+    if before.count('"') % 2 == 1 or before.count("«") > before.count("»"):
+        return True
+    if "\u0600" <= text[start] <= "\u06ff":
+        prev = re.findall(r"\w+", before[-30:])
+        return bool(prev) and (
+            prev[-1] in _NAME_HEADS_AR_BARE or _AR_CLITICS.sub("", prev[-1]) in _NAME_HEADS_AR_BARE
+        )
+    o_start, o_end = f.span(start, end)
+    original = f.original
+    if not original[o_start : o_start + 1].isupper():
+        return False
+    o_sent_start, o_sent_end = f.span(sent.start, sent.end)
+    words = re.findall(r"[^\W\d_][\w'-]*", original[o_sent_start:o_sent_end])
+    long_words = [w for w in words if len(w) > 3]
+    if long_words and sum(w[0].isupper() for w in long_words) / len(long_words) > 0.6:
+        return False  # a title-cased headline: capitals say nothing
+    head = original[o_sent_start:o_start].rstrip(" '\"‘“")
+    if not re.search(r"\w", head):
+        nxt = re.match(r"\w*[ ]+(\w+)", original[o_end:o_sent_end])
+        return bool(nxt) and nxt.group(1)[0].isupper()
+    prev_word = re.findall(r"[\w'-]+", head)[-1]
+    if prev_word[0].isupper():
+        return True
+    nxt = re.match(r"\w*[ ]+(\w+)", original[o_end:o_sent_end])
+    return bool(nxt) and nxt.group(1)[0].isupper()
+
+
 def find_events(
-    f: Folded, entity_hits: list[tuple[str, str, int, int]]
+    f: Folded, entity_hits: list[tuple[str, str, int, int]], *, is_title: bool = False
 ) -> tuple[list[Found], list[Sentence]]:
     """Events in ``f``: one Found per (sentence, type), best rule first.
 
@@ -418,6 +477,8 @@ def find_events(
                 continue
             if not _boundary_ok(rule, text, start, end):
                 continue
+            if rule.proper and _in_name(f, sent, start, end):
+                continue
             if words is None:
                 words = _words(text, sent)
             if _rule_fires(rule, words, start, end, places_in.get(si, False)):
@@ -436,6 +497,7 @@ def find_events(
         if not _negated(trig[0], lang, words, k, k2):
             record(si, trig[0], trig[1], None)
 
+    background = background_flags(text, [(s.start, s.end) for s in sentences], is_title=is_title)
     out: list[Found] = []
     for si, types in sorted(fired.items()):
         sent = sentences[si]
@@ -443,5 +505,5 @@ def find_events(
             suppressors = rule.suppressed_by if rule else ()
             if any(other in types for other in suppressors):
                 continue
-            out.append(Found(etype, w, sent.start, sent.end))
+            out.append(Found(etype, w, sent.start, sent.end, background[si]))
     return out, sentences

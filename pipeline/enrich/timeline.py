@@ -1,0 +1,135 @@
+"""Which sentences report the current event and which recall earlier ones.
+
+Long articles carry background paragraphs ("In 2019, Haftar's forces
+launched an offensive...", "The ceasefire signed in Geneva in 2020...",
+"وكانت المدينة قد شهدت معارك عام 2014"). Their events are context, not news:
+tagging them as current fired alerts on last year's war. A sentence is
+background when it carries a past-time marker (an explicit earlier year, "last
+year", "years ago", "has been shut many times", the Arabic pluperfect "كان
+... قد") and no present-time marker ("on Monday", "this week", "يوم الاثنين").
+A background sentence opens a background stretch: the sentences after it in
+the same paragraph are background too until a present-time marker returns.
+
+Why years are compared with the text's latest year: an expert note dated
+"On 4 April 2019, ..." reports that event, while the same date in the body
+of a later article recalls it. The latest year a text mentions is the
+nearest thing to its own date, so a year equal to it in the lead still
+counts as current; "since", "until", "between" and "during" always recall.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from functools import cache
+
+from pipeline.enrich.normalise import fold_key
+
+_MONTHS_EN = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DAYS_EN = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_YEAR = r"(?:19[5-9]\d|20[0-4]\d)"
+
+_MONTHS_AR = [
+    "يناير", "فبراير", "مارس", "ابريل", "مايو", "يونيو", "يوليو", "اغسطس", "سبتمبر",
+    "اكتوبر", "نوفمبر", "ديسمبر", "كانون", "شباط", "اذار", "نيسان", "ايار", "حزيران",
+    "تموز", "اب", "ايلول", "تشرين",
+]  # fmt: skip
+_DAYS_AR = ["الاثنين", "الثلاثاء", "الاربعاء", "الخميس", "الجمعه", "السبت", "الاحد"]
+
+
+@cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """(always-past, dated, past phrases, present) over folded text, built once."""
+    months_ar = "|".join(fold_key(m) for m in _MONTHS_AR)
+    days_ar = "|".join(fold_key(d) for d in _DAYS_AR)
+    always = re.compile(
+        rf"\b(?:since|until|till|between|during|before|by the end of|throughout)\s+"
+        rf"(?:(?:early|late|mid|the (?:summer|spring|autumn|winter|end|start) of)\s+)?"
+        rf"(?:(?:\d{{1,2}}\s+)?(?:{_MONTHS_EN})\s+)?{_YEAR}\b"
+        rf"|(?:منذ|حتى|بين|خلال|ابان|قبل)\s+(?:(?:عام|العام|سنه|مطلع|اواخر|صيف|خريف|شتاء|ربيع)\s+)?"
+        rf"(?:(?:{months_ar})\s+)?{_YEAR}"
+        rf"|\b{_YEAR}\s+and\s+{_YEAR}\b"
+    )
+    dated = re.compile(
+        rf"\b(?:in|of|on)\s+(?:(?:early|late|mid|the (?:summer|spring|autumn|winter) of)\s+)?"
+        rf"(?:(?:\d{{1,2}}\s+)?(?:{_MONTHS_EN})\s+)?({_YEAR})\b"
+        rf"|\b(?:{_MONTHS_EN})\s+({_YEAR})\b"
+        rf"|({_YEAR})\b"
+    )
+    past = re.compile(
+        r"\blast (?:year|month|summer|winter|spring|autumn|decade)(?:'s)?\b"
+        r"|\b(?:years|months|decades|a decade|a year|weeks|\w+ years) ago\b"
+        r"|\bin the past\b|\bpreviously\b|\bmany times\b|\brepeatedly\b|\bin recent years\b"
+        r"|\b(?:was|were) the scene of\b|\bnot new\b|\bhas changed hands before\b"
+        r"|\bthe war that ended\b|\bduring the (?:war|conflict|offensive|fighting)\b"
+        r"|\bunthinkable\b|\bfirst (?:deployed|arrived)\b|\bof that year\b|\bthat (?:year|summer)\b"
+        r"|\bhas been (?:shut|closed|spared)\b|\bhave been (?:shut|closed|spared)\b"
+        r"|\bhas long\b|\bhave long\b|\bhas a history\b|\bhistory of\b"
+        r"|\bare still being\b"
+        r"|(?:^| )(?:و|ف)?كان(?:ت|وا|تا)?(?: \S+){0,5} قد "
+        r"|العام الماضي|الشهر الماضي|في السابق|في الماضي|سبق (?:ان|ل)|منذ سنوات|قبل سنوات"
+        r"|مسرحا ل|مرات عد[يه]د?ه?|ليست جديده|ليس جديدا|يستحضر|الى الاذهان|ذلك العام|تلك الفتره"
+        r"|خلال الحرب|ابان الحرب|في وقت سابق من العام"
+    )
+    present = re.compile(
+        rf"\b(?:on|late on|early on|late|early|since|by|overnight|last)\s+(?:{_DAYS_EN})\b"
+        rf"|\b(?:{_DAYS_EN})(?:'s)?\s+(?:morning|evening|night|afternoon)\b"
+        r"|\btoday\b|\btonight\b|\bthis (?:week|morning|evening|afternoon)\b"
+        r"|\bovernight\b|\bhours later\b|\bthis week\b|\bon \d{1,2} (?:"
+        + _MONTHS_EN
+        + rf")\b(?! {_YEAR})"
+        rf"|(?:يوم|صباح|مساء|ليل|فجر|ليله|ظهر)\s+(?:{days_ar}|اليوم|امس)"
+        r"|(?:^| )(?:و)?(?:اليوم|الليله|حاليا|الان|امس)(?: |$)|هذا الاسبوع|الساعات الماضيه"
+    )
+    return always, dated, past, present
+
+
+def latest_year(text: str) -> int | None:
+    """The latest year the (folded) text mentions: the best guess of its own date."""
+    years = [int(m.group()) for m in re.finditer(rf"\b{_YEAR}\b", text)]
+    return max(years) if years else None
+
+
+def is_background(sentence: str, *, lead: bool, latest: int | None) -> bool | None:
+    """True: recalls the past; False: marked as current; None: no marker either way."""
+    always, dated, past, present = _patterns()
+    if present.search(sentence):
+        return False
+    if always.search(sentence) or past.search(sentence):
+        return True
+    for m in dated.finditer(sentence):
+        year = int(next(g for g in m.groups() if g))
+        if not lead or latest is None or year < latest:
+            return True
+    return None
+
+
+def paragraph_starts(text: str) -> list[int]:
+    """Offsets where paragraphs begin (a newline ends a paragraph)."""
+    return [0] + [m.end() for m in re.finditer(r"\n\s*", text)]
+
+
+def background_flags(text: str, spans: list[tuple[int, int]], *, is_title: bool) -> list[bool]:
+    """For each sentence span of ``text`` (folded), whether it is background.
+
+    A background sentence carries the flag forward within its paragraph until
+    a sentence marked as current; a title is never background by propagation.
+    """
+    starts = paragraph_starts(text)
+    latest = latest_year(text)
+    out: list[bool] = []
+    carry = False
+    last_para = -1
+    for start, end in spans:
+        para = bisect_right(starts, start) - 1
+        if para != last_para:
+            carry = False
+            last_para = para
+        verdict = is_background(text[start:end], lead=is_title or para == 0, latest=latest)
+        if verdict is None:
+            flag = carry
+        else:
+            flag = verdict
+            carry = verdict
+        out.append(flag)
+    return out
