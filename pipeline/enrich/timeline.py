@@ -14,7 +14,8 @@ Why years are compared with the text's latest year: an expert note dated
 "On 4 April 2019, ..." reports that event, while the same date in the body
 of a later article recalls it. The latest year a text mentions is the
 nearest thing to its own date, so a year equal to it in the lead still
-counts as current; "since", "until", "between" and "during" always recall.
+counts as current when the date opens the lead; "since", "until", "between"
+and "during" always recall.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ def is_background(sentence: str, *, lead: bool, latest: int | None) -> bool | No
         return True
     for m in dated.finditer(sentence):
         year = int(next(g for g in m.groups() if g))
-        if not lead or latest is None or year < latest:
+        # "On 4 April 2019, ..." opening a lead dates the report itself.
+        opens = m.start() < 4 or not re.search(r"\w", sentence[: m.start()])
+        if not (lead and opens and latest is not None and year >= latest):
             return True
     return None
 
