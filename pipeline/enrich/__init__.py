@@ -9,15 +9,17 @@ a language code and nothing else: untagged is better than wrongly tagged.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.enrich.events import Found, find_events
-from pipeline.enrich.gazetteer import entries, get_entity, resolve
+from pipeline.enrich.events import Found, find_events, split_sentences
+from pipeline.enrich.gazetteer import GazetteerEntry, entries, get_entity, resolve
 from pipeline.enrich.language import detect_language
 from pipeline.enrich.matcher import find
-from pipeline.enrich.normalise import Folded, fold
+from pipeline.enrich.normalise import Folded, fold, fold_key, word_start
+from pipeline.enrich.toponyms import country_evidence, resolve_places
 from pipeline.models import Entity, Event, Mention
 
 TAGGED_LANGUAGES = frozenset({"en", "ar"})
@@ -98,15 +100,90 @@ def _position(f: Folded, ev: Found, is_title: bool) -> str:
     return "lead" if newline < 0 or ev.start < newline else "body"
 
 
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+_LOCATIVE = frozenset(
+    fold_key(w)
+    for w in _split(
+        """in into to from inside across near of at via northern southern eastern western
+        central north south east west border borders في الى إلى من داخل عبر شمال جنوب شرق غرب
+        وسط شمالي جنوبي شرقي غربي حدود اراضي نحو"""
+    )
+)
+_STATE_ROLES = frozenset(
+    _split(
+        """government army military forces troops defence defense foreign ministry president
+        navy air intelligence parliament envoy embassy officials authorities"""
+    )
+)
+
+
+def _acts(f: Folded, start: int, end: int) -> bool:
+    """Whether a state is named as an actor ("Turkey sent troops"), not as a location.
+
+    Why: states are actors only when they act; "in northern Lebanon" or
+    "Lebanon's Bekaa" name a location, which toponym resolution uses instead.
+    """
+    text = f.text
+    before = re.findall(r"\w+", text[max(0, start - 25) : start])[-2:]
+    if any(w in _LOCATIVE for w in before):
+        return False
+    prefix = text[word_start(text, start) : start]
+    if prefix and prefix[-1] in "بل":  # بليبيا, لتركيا: in/to a country
+        return False
+    after = text[end : end + 30]
+    if after.startswith("'s"):
+        nxt = re.findall(r"\w+", after[2:])[:1]
+        return bool(nxt) and nxt[0] in _STATE_ROLES
+    return True
+
+
+def _libya_anchor(f: Folded, hits: list[tuple[str, str, int, int]]) -> bool:
+    table = _table_get
+    for eid, etype, _s, _e in hits:
+        if etype in ("person", "org", "armed_group"):
+            return True
+        if etype == "place" and (table(eid).country or "LY") == "LY":
+            return True
+    return any(ev.country == "LY" for ev in country_evidence(f))
+
+
+def _table_get(eid: str) -> GazetteerEntry:
+    return _SYNTHETIC.get(eid) or entries()[eid]
+
+
+_SYNTHETIC: dict[str, GazetteerEntry] = {}
+
+
 def _analyse(text: str, is_title: bool = False) -> _Part:
     f = fold(text)
     table = entries()
-    hits = [(h.id, table[h.id].type, h.start, h.end) for h in find(f)]
-    found, _sentences = find_events(f, hits, is_title=is_title)
+    sentences = split_sentences(f.text)
+    raw = find(f)
+    resolved, made = resolve_places(
+        f, [(h.id, h.alts or (h.id,), h.start, h.end) for h in raw], [s.start for s in sentences]
+    )
+    _SYNTHETIC.update(made)
+    hits: list[tuple[str, str, int, int]] = []
+    for h, eid in zip(raw, resolved, strict=True):
+        entry = made.get(eid) or table[eid]
+        if entry.kind == "state":
+            if not _acts(f, h.start, h.end):
+                continue
+            hits.append((eid, "state", h.start, h.end))
+        else:
+            hits.append((eid, entry.type, h.start, h.end))
+    found, _sentences = find_events(f, hits, is_title=is_title, sentences=sentences)
+    if any(ev.type == "foreign_forces" for ev in found):
+        found = _foreign_forces_in_libya(f, found, hits)
     events = []
     for ev in found:
         in_sentence = [h for h in hits if ev.start <= h[2] < ev.end]
-        actors = list(dict.fromkeys(h[0] for h in in_sentence if h[1] in ACTOR_TYPES))
+        actors = list(
+            dict.fromkeys(h[0] for h in in_sentence if h[1] in ACTOR_TYPES or h[1] == "state")
+        )
         places = list(dict.fromkeys(h[0] for h in in_sentence if h[1] == "place"))
         conf = ev.confidence + 0.05 * bool(actors) + 0.05 * bool(places)
         o_start, o_end = f.span(ev.start, ev.end)
@@ -121,7 +198,33 @@ def _analyse(text: str, is_title: bool = False) -> _Part:
                 reported=not ev.background,
             )
         )
+    hits = [(eid, "foreign_actor" if t == "state" else t, s, e) for eid, t, s, e in hits]
     return _Part(f, hits, events)
+
+
+def _foreign_forces_in_libya(
+    f: Folded, found: list[Found], hits: list[tuple[str, str, int, int]]
+) -> list[Found]:
+    """Foreign forces count in Libya only: not Turkish troops in Istanbul.
+
+    A mention goes when its sentence places it in another country (a foreign
+    place and no Libyan one), or when nothing in the text points to Libya.
+    """
+    anchored = _libya_anchor(f, hits)
+    out = []
+    for ev in found:
+        if ev.type == "foreign_forces":
+            if not anchored:
+                continue
+            countries_here = {
+                _table_get(eid).country or "LY"
+                for eid, etype, s, _e in hits
+                if etype == "place" and ev.start <= s < ev.end
+            }
+            if countries_here and "LY" not in countries_here:
+                continue
+        out.append(ev)
+    return out
 
 
 def _merge_events(events: list[Event]) -> list[Event]:
@@ -160,9 +263,15 @@ def enrich_text(text: str, lang: str | None = None, title: str = "") -> Enrichme
     for part in parts:
         for eid, _etype, s, e in part.hits:
             if eid not in entities:
-                g = get_entity(eid)
-                assert g is not None
-                entities[eid] = Entity(id=eid, name=g.name, type=g.type, lat=g.lat, lon=g.lon)
+                g = _table_get(eid)
+                entities[eid] = Entity(
+                    id=eid,
+                    name=g.name,
+                    type=g.type,
+                    lat=g.lat,
+                    lon=g.lon,
+                    country=g.country if g.type == "place" else None,
+                )
             if part is body:
                 o_start, o_end = body.folded.span(s, e)
                 entities[eid].mentions.append(Mention(text[o_start:o_end], o_start, o_end))

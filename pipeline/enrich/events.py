@@ -433,7 +433,11 @@ def _in_name(f: Folded, sent: Sentence, start: int, end: int) -> bool:
 
 
 def find_events(
-    f: Folded, entity_hits: list[tuple[str, str, int, int]], *, is_title: bool = False
+    f: Folded,
+    entity_hits: list[tuple[str, str, int, int]],
+    *,
+    is_title: bool = False,
+    sentences: list[Sentence] | None = None,
 ) -> tuple[list[Found], list[Sentence]]:
     """Events in ``f``: one Found per (sentence, type), best rule first.
 
@@ -442,7 +446,8 @@ def find_events(
     foreign_forces on their own.
     """
     text = f.text
-    sentences = split_sentences(text)
+    if sentences is None:
+        sentences = split_sentences(text)
     if not sentences:
         return [], sentences
     starts = [s.start for s in sentences]

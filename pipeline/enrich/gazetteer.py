@@ -9,8 +9,9 @@ forms and diacritics never decide whether a name is known.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -53,6 +54,8 @@ class GazetteerEntry:
     cased: frozenset[str] = frozenset()
     ar_ambiguous: frozenset[str] = frozenset()
     contains: tuple[str, ...] = ()
+    country: str | None = None  # ISO alpha-2, for places and states
+    population: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -81,12 +84,30 @@ def _entry(raw: dict[str, Any], etype: str) -> GazetteerEntry:
         cased=frozenset(raw.get("cased") or ()),
         ar_ambiguous=frozenset(raw.get("ar_ambiguous") or ()),
         contains=tuple(raw.get("contains") or ()),
+        country=raw.get("country") or ("LY" if etype == "place" else None),
+        population=int(raw.get("population") or 0),
     )
+
+
+def _slug_id(value: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", value.casefold()).strip("_")
+
+
+@cache
+def countries() -> list[dict[str, Any]]:
+    """Countries with names, demonyms and regions (data/countries.yaml)."""
+    return list(_load_yaml("countries.yaml")["countries"])
 
 
 @cache
 def entries() -> dict[str, GazetteerEntry]:
-    """All entries by id, loaded once per process."""
+    """All entries by id, loaded once per process.
+
+    Order matters: curated places, then curated actors, then states, then the
+    places generated from GeoNames (scripts/gen_gazetteer.py); a name listed
+    by several entries goes to the first, and curated entries always win.
+    Rule-made spelling variants of curated names are added to their aliases.
+    """
     out: dict[str, GazetteerEntry] = {}
     for raw in _load_yaml("places.yaml")["places"]:
         out[raw["id"]] = _entry(raw, "place")
@@ -96,6 +117,49 @@ def entries() -> dict[str, GazetteerEntry]:
             if raw["id"] in out:
                 raise ValueError(f"duplicate gazetteer id {raw['id']!r}")
             out[raw["id"]] = _entry(raw, etype)
+    generated = json.loads(
+        resources.files("pipeline.enrich")
+        .joinpath("data")
+        .joinpath("places_geonames.json")
+        .read_text("utf-8")
+    )
+    place_keys = {
+        fold_key(str(n))
+        for raw in [*_load_yaml("places.yaml")["places"], *generated["places"]]
+        for n in [raw["name"], *(raw.get("aliases") or []), *(raw.get("ar") or [])]
+    }
+    for c in countries():
+        if not c.get("actor"):
+            continue
+        eid = _slug_id(c["names"][0])
+        # "تونس" and "Algiers/الجزائر" also name cities: the city keeps the name
+        names = [str(n) for n in c["names"] if fold_key(str(n)) not in place_keys]
+        ar = tuple(n for n in c.get("ar") or () if fold_key(str(n)) not in place_keys)
+        out.setdefault(
+            eid,
+            GazetteerEntry(
+                id=eid,
+                name=names[0],
+                type="foreign_actor",
+                kind="state",
+                foreign=True,
+                names_ar=ar,
+                aliases=tuple(names[1:]),
+                cased=frozenset(names),
+                country=c["code"],
+            ),
+        )
+    for eid, extra in generated.get("variants", {}).items():
+        if eid in out:
+            e = out[eid]
+            out[eid] = replace(e, aliases=(*e.aliases, *extra))
+    for raw in generated["places"]:
+        if raw["id"] in out:
+            continue
+        entry = _entry(
+            {**raw, "foreign": raw["country"] != "LY", "region": raw["country"].lower()}, "place"
+        )
+        out[raw["id"]] = replace(entry, extra={"source": "geonames"})
     return out
 
 

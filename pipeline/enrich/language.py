@@ -33,8 +33,37 @@ def detect_language(text: str) -> str | None:
         # script is the stronger evidence unless the model is sure otherwise.
         return str(lang) if lang != "ar" and prob >= 0.9 else "ar"
     if prob < MIN_PROBABILITY:
-        return None
+        return _short_english(sample)
     return str(lang)
+
+
+def _split(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_EN_WORDS = _split(
+    """the of in on to for as at from with and after over near into against amid says said
+    is are was were has have new its their by"""
+)
+_OTHER_WORDS = _split(
+    """les des la le du de et pour dans sur une est il el los las del con para por una die der
+    und den mit ist il della per che"""
+)
+
+
+def _short_english(sample: str) -> str | None:
+    """A headline too short for the model: English when its small words say so.
+
+    Why: "LNA seizes Sabha airport from rival fighters" is below the model's
+    confidence, and an untagged headline loses the alert.
+    """
+    words = [w.lower() for w in sample.split() if w.isalpha() or w.strip(",.:;!?").isalpha()]
+    words = [w.strip(",.:;!?") for w in words]
+    if not words or not all(w.isascii() for w in words):
+        return None
+    if any(w in _OTHER_WORDS for w in words):
+        return None
+    return "en" if any(w in _EN_WORDS for w in words) else None
 
 
 def _arabic_share(text: str) -> float:

@@ -46,6 +46,7 @@ class Hit:
     id: str
     start: int  # folded offsets
     end: int
+    alts: tuple[str, ...] = ()  # every entry that carries this name (``id`` first)
 
 
 def _aliases() -> dict[str, list[Alias]]:
@@ -121,11 +122,12 @@ def find(f: Folded) -> list[Hit]:
     """Longest non-overlapping gazetteer hits in ``f`` (folded offsets), in text order."""
     raw: list[Hit] = []
     for last, (_key, aliases) in automaton().iter(f.text):
-        for alias in aliases:
-            start = last - alias.length + 1
-            if _accept(alias, f, start, last + 1):
-                raw.append(Hit(alias.id, start, last + 1))
-                break
+        ok = [
+            a.id for a in aliases if _accept(a, f, last - a.length + 1, last + 1)
+        ]  # fmt: skip
+        if ok:
+            start = last - aliases[0].length + 1
+            raw.append(Hit(ok[0], start, last + 1, tuple(dict.fromkeys(ok))))
     if not raw:
         return []
     raw.sort(key=lambda h: (h.start, -(h.end - h.start)))
