@@ -289,7 +289,8 @@ def show(
     if article.events:
         out.print("\n[cyan]Events[/]")
         for e in article.events:
-            out.print(f"  {e.type} ({e.confidence:.2f}): {escape(e.evidence)}")
+            recalled = "" if e.reported else " [dim](recalled, background)[/]"
+            out.print(f"  {e.type}{recalled} ({e.confidence:.2f}): {escape(e.evidence)}")
     if article.entities:
         out.print("\n[cyan]Entities[/]")
         out.print("  " + ", ".join(f"{escape(e.name)} ({e.type})" for e in article.entities))

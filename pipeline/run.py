@@ -293,7 +293,7 @@ def _extract_job(page: Page, item: FeedItem, min_chars: int) -> tuple[Article | 
     except Exception:  # left untagged: the enrich stage tags it again and reports a failure
         return result, False
     result.lang = enrichment.lang or result.lang
-    result.events = enrichment.events
+    result.events = enrichment.all_events  # reported, then recalled (reported=False)
     result.entities = enrichment.entities
     return result, True
 
@@ -486,7 +486,7 @@ def enrich_stage(
                             lang, events, entities = row.lang, row.events, row.entities
                         else:
                             lang = tags_of.lang or row.lang
-                            events = [e.record() for e in tags_of.events]
+                            events = [e.record() for e in tags_of.all_events]
                             entities = [e.record() for e in tags_of.entities]
                         st.update_enrichment(
                             row.id, lang=lang, story_id=story, events=events, entities=entities

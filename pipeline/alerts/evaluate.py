@@ -85,7 +85,9 @@ def draft_from(row: ArticleRow, terms: list[str]) -> state.AlertDraft:
         snippet=snippet,
         highlights=spans,
         terms=terms,
-        events=sorted({e.get("type", "") for e in (row.events or []) if e.get("type")}),
+        events=sorted(
+            {e["type"] for e in (row.events or []) if e.get("type") and e.get("reported", True)}
+        ),
         entities=[
             {k: e[k] for k in ("id", "name", "type", "lat", "lon") if e.get(k) is not None}
             for e in (row.entities or [])

@@ -68,7 +68,24 @@ def _load_yaml(name: str) -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+CITY_FORCE_NOUNS_EN = (
+    "forces", "fighters", "brigades", "militias", "units", "troops", "armed groups"
+)  # fmt: skip
+CITY_FORCE_NOUNS_AR = ("قوات", "كتائب", "مقاتلو", "مقاتلي", "ميليشيات", "مسلحو", "مسلحي", "وحدات")
+
+
+def _city_forces(raw: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Names of forces named by their city, made by rule ("Misratan fighters", "مقاتلو مصراتة")."""
+    spec = raw.get("city_forces") or {}
+    en = [f"{c} {n}" for c in spec.get("en", ()) for n in CITY_FORCE_NOUNS_EN]
+    ar = [f"{n} {c}" for c in spec.get("ar", ()) for n in CITY_FORCE_NOUNS_AR]
+    return en, ar
+
+
 def _entry(raw: dict[str, Any], etype: str) -> GazetteerEntry:
+    city_en, city_ar = _city_forces(raw)
+    aliases = [*(raw.get("aliases") or ()), *city_en]
+    names_ar = [*(raw.get("ar") or ()), *city_ar]
     return GazetteerEntry(
         id=raw["id"],
         name=raw["name"],
@@ -79,8 +96,8 @@ def _entry(raw: dict[str, Any], etype: str) -> GazetteerEntry:
         kind=raw.get("kind"),
         foreign=bool(raw.get("foreign", False)),
         outside_land_box=bool(raw.get("outside_land_box", False)),
-        names_ar=tuple(raw.get("ar") or ()),
-        aliases=tuple(raw.get("aliases") or ()),
+        names_ar=tuple(dict.fromkeys(names_ar)),
+        aliases=tuple(dict.fromkeys(aliases)),
         cased=frozenset(raw.get("cased") or ()),
         ar_ambiguous=frozenset(raw.get("ar_ambiguous") or ()),
         contains=tuple(raw.get("contains") or ()),

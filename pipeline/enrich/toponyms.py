@@ -37,7 +37,7 @@ def _keys(words: str) -> set[str]:
 
 
 _FILL_AFTER = _keys(
-    """in of the northern southern eastern western central north south east west north-east
+    """a an in of the northern southern eastern western central north south east west north-east
     north-west south-east south-west northeast northwest southeast southwest province
     governorate district city town village countryside region area valley
     في ب شمال جنوب شرق غرب وسط شمالي جنوبي شرقي غربي ريف محافظه منطقه مدينه بلده قريه"""

@@ -48,7 +48,7 @@ def doc_from_article(article: Article, ingested_at: datetime) -> SearchDoc:
         ingested_at=ingested_at,
         story_id=article.story_id or article.id,
         summary=article.summary,
-        events=sorted({e.type for e in article.events}),
+        events=sorted({e.type for e in article.events if e.reported}),  # not recalled ones
         entities=_unique([e.id for e in ents]),
         persons=_unique([e.id for e in ents if e.type == "person"]),
         orgs=_unique([e.id for e in ents if e.type == "org"]),

@@ -95,6 +95,8 @@ def article_from_row(row: ArticleRow) -> Article:
                 evidence=e.get("evidence", ""),
                 actors=list(e.get("actors", [])),
                 places=list(e.get("places", [])),
+                position=e.get("position", "body"),
+                reported=bool(e.get("reported", True)),
             )
             for e in (row.events or [])
         ],
