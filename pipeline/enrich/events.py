@@ -22,7 +22,7 @@ import ahocorasick
 import yaml
 
 from pipeline.enrich.normalise import Folded, arabic_prefix_ok, fold_key, word_start
-from pipeline.enrich.timeline import background_flags
+from pipeline.enrich.timeline import BackgroundFlags
 from pipeline.models import EVENT_TYPES
 
 STRONG_WINDOW = 10
@@ -502,7 +502,7 @@ def find_events(
         if not _negated(trig[0], lang, words, k, k2):
             record(si, trig[0], trig[1], None)
 
-    background = background_flags(text, [(s.start, s.end) for s in sentences], is_title=is_title)
+    background = BackgroundFlags(text, [(s.start, s.end) for s in sentences], is_title=is_title)
     out: list[Found] = []
     for si, types in sorted(fired.items()):
         sent = sentences[si]

@@ -112,27 +112,45 @@ def paragraph_starts(text: str) -> list[int]:
     return [0] + [m.end() for m in re.finditer(r"\n\s*", text)]
 
 
-def background_flags(text: str, spans: list[tuple[int, int]], *, is_title: bool) -> list[bool]:
-    """For each sentence span of ``text`` (folded), whether it is background.
+class BackgroundFlags:
+    """Whether each sentence span of ``text`` (folded) is background, computed on demand.
 
     A background sentence carries the flag forward within its paragraph until
-    a sentence marked as current; a title is never background by propagation.
+    a sentence marked as current. Only sentences that hold an event are asked
+    about (and the ones before them in their paragraph), which keeps long
+    articles cheap.
     """
-    starts = paragraph_starts(text)
-    latest = latest_year(text)
-    out: list[bool] = []
-    carry = False
-    last_para = -1
-    for start, end in spans:
-        para = bisect_right(starts, start) - 1
-        if para != last_para:
-            carry = False
-            last_para = para
-        verdict = is_background(text[start:end], lead=is_title or para == 0, latest=latest)
-        if verdict is None:
-            flag = carry
-        else:
-            flag = verdict
-            carry = verdict
-        out.append(flag)
-    return out
+
+    def __init__(self, text: str, spans: list[tuple[int, int]], *, is_title: bool) -> None:
+        self.text = text
+        self.spans = spans
+        self.is_title = is_title
+        self.para_starts = paragraph_starts(text)
+        self.latest = latest_year(text)
+        self._verdict: dict[int, bool | None] = {}
+
+    def _para(self, i: int) -> int:
+        return bisect_right(self.para_starts, self.spans[i][0]) - 1
+
+    def _own(self, i: int) -> bool | None:
+        if i not in self._verdict:
+            start, end = self.spans[i]
+            lead = self.is_title or self._para(i) == 0
+            self._verdict[i] = is_background(self.text[start:end], lead=lead, latest=self.latest)
+        return self._verdict[i]
+
+    def __getitem__(self, i: int) -> bool:
+        para = self._para(i)
+        j = i
+        while j >= 0 and self._para(j) == para:
+            verdict = self._own(j)
+            if verdict is not None:
+                return verdict
+            j -= 1
+        return False
+
+
+def background_flags(text: str, spans: list[tuple[int, int]], *, is_title: bool) -> list[bool]:
+    """Every sentence's flag at once (see :class:`BackgroundFlags`)."""
+    flags = BackgroundFlags(text, spans, is_title=is_title)
+    return [flags[i] for i in range(len(spans))]

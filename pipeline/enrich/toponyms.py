@@ -26,8 +26,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
+import ahocorasick
+
 from pipeline.enrich.gazetteer import GazetteerEntry, countries, entries
-from pipeline.enrich.normalise import Folded, fold_key
+from pipeline.enrich.normalise import Folded, fold_key, word_start
 
 HOME = "LY"
 
@@ -57,8 +59,8 @@ class Evidence:
 
 
 @cache
-def _country_pattern() -> tuple[re.Pattern[str], dict[str, tuple[str, str]]]:
-    """One regex over folded text for every country name, demonym and region."""
+def _country_automaton() -> ahocorasick.Automaton:
+    """Every country name, demonym and region (folded), in one automaton."""
     table: dict[str, tuple[str, str]] = {}
     for c in countries():
         code = c["code"]
@@ -69,19 +71,32 @@ def _country_pattern() -> tuple[re.Pattern[str], dict[str, tuple[str, str]]]:
         ):
             for k in keys:
                 table.setdefault(fold_key(str(k)), (code, kind))
-    alts = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:[وفبل]{{0,2}})?({alts})(?!\w)"), table
+    auto = ahocorasick.Automaton()
+    for key, (code, kind) in table.items():
+        auto.add_word(key, (len(key), code, kind))
+    auto.make_automaton()
+    return auto
 
 
 def country_evidence(f: Folded) -> list[Evidence]:
-    pat, table = _country_pattern()
-    out = []
-    for m in pat.finditer(f.text):
-        code, kind = table[m.group(1)]
-        if kind == "name" and not m.group(1)[0].isalpha():
+    """Country names, demonyms and regions in the text, longest first where they overlap."""
+    text = f.text
+    out: list[Evidence] = []
+    for last, (length, code, kind) in _country_automaton().iter(text):
+        start, end = last - length + 1, last + 1
+        if end < len(text) and text[end].isalnum():
             continue
-        if kind != "name" or _cased_ok(f, m.start(1), m.end(1)):
-            out.append(Evidence(code, kind, m.start(1), m.end(1)))
+        if start > 0 and text[start - 1].isalnum():
+            prefix = text[word_start(text, start) : start]
+            if not (prefix and len(prefix) <= 2 and all(c in "وفبل" for c in prefix)):
+                continue
+        if kind == "name" and not _cased_ok(f, start, end):
+            continue
+        if out and out[-1].start >= start:
+            continue  # a shorter name inside a longer one already taken
+        while out and out[-1].end > start:
+            out.pop()  # a longer name that contains the previous one
+        out.append(Evidence(code, kind, start, end))
     return out
 
 
