@@ -166,6 +166,7 @@ def entries() -> dict[str, GazetteerEntry]:
                 country=c["code"],
             ),
         )
+    _add_foreign_forces(out)
     for eid, extra in generated.get("variants", {}).items():
         if eid in out:
             e = out[eid]
@@ -178,6 +179,75 @@ def entries() -> dict[str, GazetteerEntry]:
         )
         out[raw["id"]] = replace(entry, extra={"source": "geonames"})
     return out
+
+
+FORCE_NOUNS_EN = (
+    "forces", "troops", "army", "soldiers", "military", "armed forces", "military personnel",
+    "personnel", "units", "military advisers", "military advisors", "officers",
+)  # fmt: skip
+FIGHTER_NOUNS_EN = (
+    "fighters", "gunmen", "armed men", "mercenaries", "militants", "rebels", "recruits",
+    "militiamen", "armed groups",
+)  # fmt: skip
+FIGHTER_NOUNS_AR = ("مقاتلين", "مقاتلون", "مسلحين", "مسلحون", "مرتزقة", "عناصر")
+
+
+def _add_foreign_forces(out: dict[str, GazetteerEntry]) -> None:
+    """Each acting state's forces, and its nationals fighting in Libya, named by rule.
+
+    "Lebanese army", "Egyptian soldiers", "القوات اللبنانية", "الجيش اللبناني",
+    "جنود روس", "مسلحين سودانيين": one entry per country (``lebanese_forces``),
+    the curated one when it exists, so that every demonym-and-noun spelling
+    lands on the same id. A name another entry already carries stays there.
+    """
+    taken = {fold_key(n) for e in out.values() for n in e.all_names}
+    for c in countries():
+        if not c.get("actor") or not c.get("adj"):
+            continue
+        adj = str(c["adj"][0])
+        ar_adj = [str(a) for a in c.get("ar_adj") or ()]
+        ar_pl = [str(a) for a in c.get("ar_pl") or ()]
+        en = [f"{adj} {n}" for n in FORCE_NOUNS_EN]
+        ar = [f"القوات {a}" for a in ar_adj[:1]] + [f"الجيش {a}" for a in ar_adj[1:2]]
+        ar += [f"قوات {a[2:]}" for a in ar_adj[:1] if a.startswith("ال")]
+        ar += [f"جنود {p}" for p in ar_pl] + [f"عسكريين {p}" for p in ar_pl]
+        ar += [f"عسكريون {p}" for p in ar_pl]
+        _extend(out, taken, f"{_slug_id(adj)}_forces", f"{adj} forces", c["code"], en, ar)
+        if c.get("fighters"):
+            en = [f"{adj} {n}" for n in FIGHTER_NOUNS_EN]
+            ar = [f"{n} {p}" for n in FIGHTER_NOUNS_AR for p in ar_pl]
+            ar += [f"ال{n} ال{p}" for n in FIGHTER_NOUNS_AR for p in ar_pl]
+            _extend(out, taken, str(c["fighters"]), f"{adj} fighters", c["code"], en, ar)
+
+
+def _extend(
+    out: dict[str, GazetteerEntry],
+    taken: set[str],
+    eid: str,
+    name: str,
+    country: str,
+    en: list[str],
+    ar: list[str],
+) -> None:
+    new_en = [n for n in en if fold_key(n) not in taken]
+    new_ar = [n for n in ar if fold_key(n) not in taken]
+    taken.update(fold_key(n) for n in [*new_en, *new_ar])
+    if eid in out:
+        e = out[eid]
+        out[eid] = replace(
+            e, aliases=(*e.aliases, *new_en), names_ar=(*e.names_ar, *new_ar), country=country
+        )
+    elif new_en or new_ar:
+        out[eid] = GazetteerEntry(
+            id=eid,
+            name=name,
+            type="foreign_actor",
+            kind="forces",
+            foreign=True,
+            aliases=tuple(new_en),
+            names_ar=tuple(new_ar),
+            country=country,
+        )
 
 
 def get_entity(entity_id: str) -> GazetteerEntry | None:

@@ -39,7 +39,7 @@ def _keys(words: str) -> set[str]:
 
 
 _FILL_AFTER = _keys(
-    """a an in of the northern southern eastern western central north south east west north-east
+    """a an in of northern southern eastern western central north south east west north-east
     north-west south-east south-west northeast northwest southeast southwest province
     governorate district city town village countryside region area valley
     في ب شمال جنوب شرق غرب وسط شمالي جنوبي شرقي غربي ريف محافظه منطقه مدينه بلده قريه"""
@@ -47,6 +47,12 @@ _FILL_AFTER = _keys(
 _FILL_BEFORE = _keys(
     """'s s second third largest biggest northern southern eastern western port city town
     village capital of the coastal border main"""
+)
+
+
+_ROLE_WORDS = _keys(
+    """military army forces troops government officials ministry said says embassy envoy
+    president navy air defence defense authorities"""
 )
 
 
@@ -118,6 +124,9 @@ def _attached(text: str, start: int, end: int, ev: list[Evidence]) -> str | None
         if e.kind not in ("name", "adj", "region"):
             continue
         if 0 <= e.start - end <= 45 and _only_fillers(text[end : e.start], _FILL_AFTER):
+            nxt = re.match(r"\W*(\w+)", text[e.end : e.end + 20])
+            if nxt and nxt.group(1) in _ROLE_WORDS:
+                continue  # "Jufra air base, the US military said": a new subject
             if e.kind == "adj" and e.start - end > 2 and not _arabic(text[e.start : e.end]):
                 continue  # "Tripoli's Lebanese ..." is not an attachment; "طرابلس اللبنانية" is
             return e.country
