@@ -396,6 +396,12 @@ _NAME_HEADS_AR = frozenset(
 _NAME_HEADS_AR_BARE = _NAME_HEADS_AR | {w[2:] for w in _NAME_HEADS_AR if w.startswith("ال")}
 
 
+def _quoted(text: str, sent: Sentence, start: int) -> bool:
+    """Inside quotation marks: a name or someone's words ("terrorist and mercenary gangs")."""
+    before = text[sent.start : start]
+    return before.count('"') % 2 == 1 or before.count("«") > before.count("»")
+
+
 def _in_name(f: Folded, sent: Sentence, start: int, end: int) -> bool:
     """Whether a trigger sits inside a quoted or capitalised name.
 
@@ -482,7 +488,7 @@ def find_events(
                 continue
             if not _boundary_ok(rule, text, start, end):
                 continue
-            if rule.proper and _in_name(f, sent, start, end):
+            if (rule.proper or _quoted(text, sent, start)) and _in_name(f, sent, start, end):
                 continue
             if words is None:
                 words = _words(text, sent)

@@ -60,7 +60,8 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.P
     past = re.compile(
         r"\blast (?:year|month|summer|winter|spring|autumn|decade)(?:'s)?\b"
         r"|\b(?:years|months|decades|a decade|a year|weeks|\w+ years) ago\b"
-        r"|\bin the past\b|\bpreviously\b|\bmany times\b|\brepeatedly\b|\bin recent years\b"
+        r"|\bin the past\b|\bpreviously\b|\bmany times\b|\brepeated(?:ly)?\b|\bin recent years\b"
+        r"|\b(?:has|have) seen\b|\b\w+ years later\b"
         r"|\b(?:was|were) the scene of\b|\bnot new\b|\bhas changed hands before\b"
         r"|\bthe war that ended\b|\bduring the (?:war|conflict|offensive|fighting)\b"
         r"|\bunthinkable\b|\bfirst (?:deployed|arrived)\b|\bof that year\b|\bthat (?:year|summer)\b"
@@ -70,7 +71,7 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.P
         r"|(?:^| )(?:و|ف)?كان(?:ت|وا|تا)?(?: \S+){0,5} قد "
         r"|العام الماضي|الشهر الماضي|في السابق|في الماضي|سبق (?:ان|ل)|منذ سنوات|قبل سنوات"
         r"|مسرحا ل|مرات عد[يه]د?ه?|ليست جديده|ليس جديدا|يستحضر|الى الاذهان|ذلك العام|تلك الفتره"
-        r"|خلال الحرب|ابان الحرب|في وقت سابق من العام"
+        r"|خلال الحرب|ابان الحرب|في وقت سابق من العام|بعد (?:\S+ )?سنوات|شهدت (?:\S+ )?جولات"
     )
     present = re.compile(
         rf"\b(?:on|late on|early on|late|early|since|by|overnight|last)\s+(?:{_DAYS_EN})\b"
@@ -94,9 +95,11 @@ def latest_year(text: str) -> int | None:
 def is_background(sentence: str, *, lead: bool, latest: int | None) -> bool | None:
     """True: recalls the past; False: marked as current; None: no marker either way."""
     always, dated, past, present = _patterns()
+    if always.search(sentence):
+        return True
     if present.search(sentence):
         return False
-    if always.search(sentence) or past.search(sentence):
+    if past.search(sentence):
         return True
     for m in dated.finditer(sentence):
         year = int(next(g for g in m.groups() if g))
