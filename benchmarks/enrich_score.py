@@ -249,8 +249,9 @@ def main() -> None:
     results = [(p, score(p, args.errors)) for p in args.data]
     columns: list[tuple[str, dict]] = []
     for p, tot in results:
-        columns.append((f"{p.stem} rules", tot))
-        columns.append((f"{p.stem} baseline", tot["baseline"]))
+        short = p.stem.removeprefix("enrich_eval_")[:11]
+        columns.append((f"{short} rules", tot))
+        columns.append((f"{short} baseline", tot["baseline"]))
     print(f"{'':28} " + " | ".join(f"{name[:20]:^20}" for name, _ in columns))
     print(f"{'':28} " + " | ".join(f"{'P':>6} {'R':>6} {'F1':>6}" for _ in columns))
     for t in EVENT_TYPES:
