@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,8 +180,10 @@ def _analyse(text: str, is_title: bool = False) -> _Part:
     if any(ev.type == "foreign_forces" for ev in found):
         found = _foreign_forces_in_libya(f, found, hits)
     events = []
+    hit_starts = [h[2] for h in hits]
     for ev in found:
-        in_sentence = [h for h in hits if ev.start <= h[2] < ev.end]
+        lo, hi = bisect_left(hit_starts, ev.start), bisect_left(hit_starts, ev.end)
+        in_sentence = hits[lo:hi]
         actors = list(
             dict.fromkeys(h[0] for h in in_sentence if h[1] in ACTOR_TYPES or h[1] == "state")
         )

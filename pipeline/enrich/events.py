@@ -45,12 +45,25 @@ class Terms:
     window of words in C.
     """
 
-    __slots__ = ("pattern", "terms")
+    __slots__ = ("loose", "pattern", "terms")
 
     def __init__(self, terms: tuple[Term, ...]) -> None:
         self.terms = terms
         alts = sorted({" ".join(_word_re(w) for w in t) for t in terms}, key=len, reverse=True)
         self.pattern = re.compile("(?:(?<= )|^)(?:" + "|".join(alts) + ")(?= |$)") if alts else None
+        # A superset test on the folded sentence itself (clitics allowed in front,
+        # any non-word between words): when it fails, no rule needing these terms
+        # can fire, and the sentence's words need not be built at all.
+        loose = sorted(
+            {r"\W+".join(_word_re(w).replace("[^ ]*", r"\w*") for w in t) for t in terms},
+            key=len,
+            reverse=True,
+        )
+        self.loose = (
+            re.compile(r"(?<!\w)(?:[وفبلك]{0,2}(?:ال)?|لل)?(?:" + "|".join(loose) + r")(?!\w)")
+            if loose
+            else None
+        )
 
     def __bool__(self) -> bool:
         return self.pattern is not None
@@ -258,6 +271,21 @@ class Words:
     bare: str
     raw_off: list[int]  # offset of each word in ``raw``
     bare_off: list[int]
+    seen: dict[int, list[int]] = field(default_factory=dict)  # id(Terms) -> word indexes
+
+    def where(self, terms: Terms) -> list[int]:
+        """Sorted indexes of the words where a term starts anywhere in the sentence (cached).
+
+        Why: many rules of a sentence ask whether the same set (military
+        words, civil objects, a type's avoid list) occurs in it; one scan per
+        set and sentence answers them all.
+        """
+        key = id(terms)
+        found = self.seen.get(key)
+        if found is None:
+            found = sorted(self.hits(terms, 0, len(self.starts)))
+            self.seen[key] = found
+        return found
 
     def find(self, terms: Terms, lo: int, hi: int, last: bool = False) -> int:
         """Index of the first (or last) word in [lo, hi) where a term starts, or -1."""
@@ -368,6 +396,21 @@ def _around(w: Words, start: int, end: int) -> tuple[int, int]:
     return k, k2
 
 
+def _may_hold(rule: Rule, text: str, sent: Sentence, present: dict[tuple[int, int], bool]) -> bool:
+    """Whether the sentence can hold what the rule needs (a cheap superset test)."""
+    for need in (rule.need, rule.need_also):
+        if not need or need.loose is None:
+            continue
+        key = (sent.start, id(need))
+        ok = present.get(key)
+        if ok is None:
+            ok = need.loose.search(text, sent.start, sent.end) is not None
+            present[key] = ok
+        if not ok:
+            return False
+    return True
+
+
 def _rule_fires(rule: Rule, w: Words, start: int, end: int, has_place: bool) -> bool:
     if rule.need_place and not has_place:
         return False
@@ -375,13 +418,15 @@ def _rule_fires(rule: Rule, w: Words, start: int, end: int, has_place: bool) -> 
     k, k2 = _around(w, start, end)
     n = len(w.starts)
     for need in (rule.need, rule.need_also):
-        if need and w.find(need, 0, k) < 0 and w.find(need, k2, n) < 0:
-            return False
+        if need:
+            at = w.where(need)
+            if not at or (at[0] >= k and at[-1] < k2):
+                return False
     if rule.block_after and w.find(rule.block_after, k2, min(n, k2 + BLOCK_WINDOW)) >= 0:
         return False
     if rule.block_before and w.find(rule.block_before, max(0, k - BLOCK_WINDOW), k) >= 0:
         return False
-    if rule.avoid and w.find(rule.avoid, 0, n) >= 0:
+    if rule.avoid and w.where(rule.avoid):
         return False
     return not _negated(rule.type, rule.lang, w, k, k2)
 
@@ -468,6 +513,7 @@ def find_events(
             places_in[sentence_of(s)] = True
 
     fired: dict[int, dict[str, tuple[float, Rule | None]]] = {}
+    present: dict[tuple[int, int], bool] = {}  # (sentence start, id(Terms)) -> loose hit
 
     def record(si: int, etype: str, w: float, rule: Rule | None) -> None:
         slot = fired.setdefault(si, {})
@@ -487,6 +533,8 @@ def find_events(
             if rule.type in fired.get(si, {}) and fired[si][rule.type][0] >= rule.w:
                 continue
             if not _boundary_ok(rule, text, start, end):
+                continue
+            if not _may_hold(rule, text, sent, present):
                 continue
             if (rule.proper or _quoted(text, sent, start)) and _in_name(f, sent, start, end):
                 continue

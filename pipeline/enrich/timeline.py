@@ -86,6 +86,19 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.P
     return always, dated, past, present
 
 
+_CHEAP = re.compile(
+    r"\d\d\d\d|last|ago|past|previous|many times|repeated|scene of|not new|hands before|"
+    r"war|unthinkable|first|that year|that summer|has been|have been|long|history|still|"
+    r"seen|years later|كان|الماضي|السابق|سبق|سنوات|مسرحا|مرات|جديد|يستحضر|الاذهان|ذلك|تلك|"
+    r"الحرب|جولات"
+)
+
+
+def _may_mark(sentence: str) -> bool:
+    """A cheap first look: without any of these, no past marker can match."""
+    return _CHEAP.search(sentence) is not None
+
+
 def latest_year(text: str) -> int | None:
     """The latest year the (folded) text mentions: the best guess of its own date."""
     years = [int(m.group()) for m in re.finditer(rf"\b{_YEAR}\b", text)]
@@ -94,6 +107,8 @@ def latest_year(text: str) -> int | None:
 
 def is_background(sentence: str, *, lead: bool, latest: int | None) -> bool | None:
     """True: recalls the past; False: marked as current; None: no marker either way."""
+    if not _may_mark(sentence):
+        return None
     always, dated, past, present = _patterns()
     if always.search(sentence):
         return True

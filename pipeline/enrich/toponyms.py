@@ -20,7 +20,7 @@ place mention here gets one entry, chosen by what the text says:
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -118,9 +118,13 @@ def _only_fillers(segment: str, fillers: set[str]) -> bool:
     return len(words) <= 4 and all(w in fillers for w in words)
 
 
-def _attached(text: str, start: int, end: int, ev: list[Evidence]) -> str | None:
+def _attached(
+    text: str, start: int, end: int, ev: list[Evidence], ev_starts: list[int]
+) -> str | None:
     """A country named right after or right before the place, with only filler between."""
-    for e in ev:
+    lo = bisect_left(ev_starts, start - 80)
+    hi = bisect_right(ev_starts, end + 45)
+    for e in ev[lo:hi]:
         if e.kind not in ("name", "adj", "region"):
             continue
         if 0 <= e.start - end <= 45 and _only_fillers(text[end : e.start], _FILL_AFTER):
@@ -174,9 +178,21 @@ def resolve_places(
         elif entry.type in ("person", "org", "armed_group"):
             ev.append(Evidence(HOME, "actor", s, e))
 
+    # Fast path: nothing in the text points abroad, so every name is the Libyan one.
+    abroad = any(x.country != HOME for x in ev)
+    if not abroad:
+        out = []
+        for eid, alts, _s, _e in hits:
+            home = [a for a in alts if (table[a].country or HOME) == HOME]
+            out.append(home[0] if home and table[eid].type == "place" else eid)
+        return out, {}
+
     def sentence_of(pos: int) -> int:
         return bisect_right(sentence_starts, pos) - 1
 
+    named = [x for x in ev if x.kind in ("name", "adj", "region")]
+    named.sort(key=lambda x: x.start)
+    named_starts = [x.start for x in named]
     text_count = Counter(x.country for x in ev if x.kind != "adj")
     by_sentence: dict[int, Counter[str]] = {}
     for x in ev:
@@ -195,7 +211,7 @@ def resolve_places(
             cc = table[a].country or HOME
             if table[a].type == "place" and cc not in cands:
                 cands[cc] = a
-        attached = _attached(f.text, s, e, ev)
+        attached = _attached(f.text, s, e, named, named_starts)
         if attached is not None:
             if attached in cands:
                 out.append(cands[attached])
