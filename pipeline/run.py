@@ -11,6 +11,7 @@ summary of DESIGN.md ("ingest --json").
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections import Counter, deque
@@ -28,6 +29,11 @@ from pipeline.store import Store, open_store
 from pipeline.store.db import PERMANENT_REASONS, article_from_row
 
 MAX_FAILURE_DETAILS = 200
+OFFLINE_PROBLEM = "all_feeds_failed"
+OFFLINE_HINT = (
+    "Every feed failed: the network seems unreachable. "
+    "`newswatch demo` shows the product offline with a bundled corpus."
+)
 INDEX_BATCH = 500
 POOL_THRESHOLD = 24  # below this many pages, extraction runs inline (no process start-up)
 WRITE_BATCH = 100  # rows written per transaction: fewer commits, short write locks
@@ -129,6 +135,9 @@ def finish_run(
             warnings.extend(row.data.get("warnings", []))
             seconds[row.stage] += row.seconds
         finished = _now()
+        problem = run_problem(counts)
+        if problem and status == "ok":
+            status = "failed"
         summary: dict[str, Any] = {
             "run_id": run_id,
             "started_at": run.started_at.isoformat() if run else None,
@@ -153,6 +162,9 @@ def finish_run(
             "warnings": warnings[:MAX_FAILURE_DETAILS],
             "seconds": {k: round(v, 3) for k, v in seconds.items()},
         }
+        if problem:
+            summary["problem"] = problem
+            summary["hint"] = OFFLINE_HINT
         for key in sorted(counts):
             if key == "alerts" or key.startswith("alerts_"):
                 summary[key] = counts[key]
@@ -161,6 +173,50 @@ def finish_run(
     finally:
         if own:
             st.close()
+
+
+def run_problem(counts: Counter[str] | dict[str, int]) -> str | None:
+    """Why a run that raised nothing still failed: every feed it polled failed.
+
+    Then nothing was learned at all, which is what an offline first run looks
+    like; "ok" and "nothing new" would both be false.
+    """
+    answered = counts.get("feeds_ok", 0) + counts.get("feeds_not_modified", 0)
+    if counts.get("feeds_failed", 0) > 0 and answered == 0:
+        return OFFLINE_PROBLEM
+    return None
+
+
+def group_failures(failures: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    """Failures of one kind (stage, reason, and the same detail once URLs are set aside)
+    as one row with a count and the places it happened, in first-seen order.
+
+    Why: an outage makes one near-identical row per feed; a reader needs the kind
+    and how many, not a hundred lines.
+    """
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for fl in failures:
+        detail = fl.get("detail", "")
+        url = fl.get("url", "")
+        generic = detail.replace(url, "<url>") if url else detail
+        generic = re.sub(r"https?://\S+", "<url>", generic)
+        generic = re.sub(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?", "<host>", generic)
+        key = (fl.get("stage", ""), fl.get("reason", ""), generic)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = {
+                "stage": key[0],
+                "reason": key[1],
+                "detail": detail,
+                "count": 1,
+                "where": [w for w in [fl.get("where") or url] if w],
+            }
+        else:
+            g["count"] += 1
+            w = fl.get("where") or url
+            if w and w not in g["where"]:
+                g["where"].append(w)
+    return list(groups.values())
 
 
 # ---------------------------------------------------------------- feeds
