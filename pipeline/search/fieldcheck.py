@@ -63,7 +63,7 @@ def _position(query: str, fv: FieldValue) -> int | None:
 def nearest(value: str, choices: list[str], n: int = NEAREST) -> list[str]:
     """The closest valid spellings (difflib ratio), best first."""
     key = value.strip().casefold().replace(" ", "_").replace("-", "_")
-    return difflib.get_close_matches(key, choices, n=n, cutoff=0.5)
+    return difflib.get_close_matches(key, choices, n=n, cutoff=0.6)
 
 
 def _event_ids() -> list[str]:
