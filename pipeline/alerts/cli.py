@@ -45,6 +45,22 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
+def lines_of(text: str, width: int, lines: int = 2) -> str:
+    """``text`` wrapped to ``width`` in at most ``lines`` lines, ending in "…" when cut."""
+    import textwrap
+
+    flat = " ".join(text.split())
+    wrapped = textwrap.wrap(flat, width, break_long_words=True) or [""]
+    if len(wrapped) <= lines:
+        return "\n".join(wrapped)
+    kept = wrapped[:lines]
+    last = kept[-1]
+    if len(last) >= width:
+        last = last[: width - 1].rstrip()
+    kept[-1] = last + "…"
+    return "\n".join(kept)
+
+
 def human(value: Any) -> str:
     """A value as a person reads it: no Python reprs ([] / None / True)."""
     if value is None:
@@ -212,27 +228,32 @@ def list_(
         return
     for note in notes:
         err.print(f"[dim]{escape(note)}[/]")
+    # Long queries and errors are cut between words with "…" to two lines of their
+    # column; `alerts show NAME` prints them whole.
+    wide = err.width >= 100  # the origin column only where there is room for it
+    names = [r.name for r in rows] or ["name"]
+    name_w = min(16 if not wide else 24, max(4, *(len(n) for n in names)))
+    mode_w = max(4, *(len(r.mode) for r in rows)) if rows else 4
+    status_w = 14 if any(r.failing_since for r in rows) else 6
+    ncols = 6 if wide else 5
+    fixed = name_w + 3 + mode_w + status_w + (6 if wide else 0) + 3 * ncols + 1
+    query_w = max(16, err.width - fixed)
     table = Table(title="Alert rules")
-    table.add_column("name", overflow="fold", max_width=24)
+    table.add_column("name", width=name_w, max_width=name_w)
     table.add_column("on", no_wrap=True)
     table.add_column("mode", no_wrap=True)
-    table.add_column("origin", no_wrap=True)
-    table.add_column("query", overflow="fold", ratio=3)
-    table.add_column("status", overflow="fold", ratio=1)
-    # Long queries and errors are cut between words with "…" to about two lines;
-    # `alerts show NAME` prints them whole.
-    room = max(30, err.width - 45)
+    if wide:
+        table.add_column("origin", no_wrap=True)
+    table.add_column("query", width=query_w, max_width=query_w)
+    table.add_column("status", width=status_w, max_width=status_w)
     for r in rows:
-        problem = shorten(f"failing: {r.last_error or ''}", 40)
+        problem = lines_of(f"failing: {r.last_error or ''}", status_w)
         status = f"[red]{escape(problem)}[/]" if r.failing_since else "ok"
-        table.add_row(
-            escape(r.name),
-            "yes" if r.enabled else "no",
-            r.mode,
-            r.origin,
-            escape(shorten(r.query, int(room * 1.4))),
-            status,
-        )
+        cells = [escape(lines_of(r.name, name_w)), "yes" if r.enabled else "no", r.mode]
+        if wide:
+            cells.append(r.origin)
+        cells += [escape(lines_of(r.query, query_w)), status]
+        table.add_row(*cells)
     err.print(table)
 
 
