@@ -377,15 +377,15 @@ def show(
 
 def _need_pyarrow() -> None:
     """Parquet needs pyarrow: say so before any file is created."""
-    import importlib.util
-
     from pipeline.export import ExtraMissing
 
-    if importlib.util.find_spec("pyarrow") is None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
         raise ExtraMissing(
             "Parquet export needs pyarrow: install the parquet extra, "
             "e.g. `.venv/bin/pip install -e '.[parquet]'`"
-        )
+        ) from None
 
 
 @app.command()

@@ -43,8 +43,21 @@ def _plain(param: Any) -> None:
 
 
 def plain_types(command: Any) -> Any:
+    """Plain labels on a command's parameters, --help included (added per context)."""
+    if command is None or getattr(command, "_plain_types", False):
+        return command
     for param in getattr(command, "params", []):
         _plain(param)
+    original = command.get_params
+
+    def get_params(ctx: Any) -> Any:
+        params = original(ctx)
+        for p in params:
+            _plain(p)
+        return params
+
+    command.get_params = get_params
+    command._plain_types = True
     return command
 
 
