@@ -1,0 +1,70 @@
+"""Start-up time of the CLI: whole processes, lazy imports vs the old eager ones.
+
+Prints, side by side in one run, the median wall time of:
+- ``python -c pass`` (the interpreter alone),
+- ``newswatch --help``, ``newswatch alerts --help`` and ``newswatch search --help``
+  as shipped (heavy modules imported only by the commands that need them),
+- ``newswatch --help`` after importing what the CLI used to import at start
+  (settings, SQLAlchemy, Alembic, alert state): the cost the lazy imports save,
+and which heavy modules ``import pipeline.cli`` loads (should be none).
+
+Usage: .venv/bin/python benchmarks/startup_bench.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "pipeline.alerts.state",
+    "pipeline.config",
+    "pipeline.enrich.gazetteer",
+    "scipy",
+)
+EAGER = (
+    "import pipeline.config, pipeline.store, pipeline.alerts.state, pipeline.alerts.rules\n"
+    "import sys; sys.argv = ['newswatch', '--help']\n"
+    "from pipeline.cli import main\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+)
+
+
+def wall(cmd: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=False)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    py = sys.executable
+    cases = [
+        ("python -c pass", [py, "-c", "pass"]),
+        ("newswatch --help (lazy)", [str(BIN / "newswatch"), "--help"]),
+        ("newswatch alerts --help (lazy)", [str(BIN / "newswatch"), "alerts", "--help"]),
+        ("newswatch search --help (lazy)", [str(BIN / "newswatch"), "search", "--help"]),
+        ("newswatch --help (eager imports)", [py, "-c", EAGER]),
+    ]
+    print(f"median wall time over {args.runs} runs (seconds)")
+    for name, cmd in cases:
+        print(f"  {name:<36} {wall(cmd, args.runs):6.3f}")
+    probe = f"import sys, pipeline.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
+    loaded = subprocess.run([py, "-c", probe], capture_output=True, text=True).stdout.strip()
+    print(f"heavy modules loaded by `import pipeline.cli`: {loaded}")
+
+
+if __name__ == "__main__":
+    main()
