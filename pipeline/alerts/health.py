@@ -113,7 +113,8 @@ def failed_runs(runs: list[RunRow]) -> list[Finding]:
             detail=f"started {_iso(r.started_at)}, finished {_iso(r.finished_at)}",
         )
         for r in runs
-        if r.status == "failed" and (r.summary or {}).get("problem") != ALL_FEEDS_FAILED
+        if r.status == "failed"
+        and (getattr(r, "summary", None) or {}).get("problem") != ALL_FEEDS_FAILED
     ]
 
 
