@@ -22,7 +22,6 @@ from multiprocessing import get_context
 from typing import Any, Protocol
 
 from pipeline.config import Settings
-from pipeline.dedup import StoryClusterer, article_id
 from pipeline.errors import BackendUnavailable
 from pipeline.models import Article, Failure, FeedItem, FeedSource, Page
 from pipeline.store import Store, open_store
@@ -367,6 +366,7 @@ def fetch_extract_stage(
     is CPU-bound; fetching waits on the network). Returns the ids of articles
     stored by this call.
     """
+    from pipeline.dedup import article_id
     from pipeline.fetch import fetch_pages
 
     st, own = _store(settings, store)
@@ -508,6 +508,8 @@ def enrich_stage(
     progress: Progress | None = None,
 ) -> int:
     """Tag language, entities and events; assign story ids (near-duplicate clusters)."""
+    from pipeline.dedup import StoryClusterer  # datasketch + SciPy: only when enriching
+
     st, own = _store(settings, store)
     progress = progress or NoProgress()
     t0 = time.perf_counter()
