@@ -14,14 +14,13 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pipeline.alerts.cli import alerts_app, shorten
-from pipeline.cli_help import PlainHelpGroup
+from pipeline.cli_help import PlainHelpGroup, shorten
 from pipeline.errors import NewswatchError, NotFound
 
 if TYPE_CHECKING:
@@ -33,13 +32,22 @@ if TYPE_CHECKING:
 # inside the commands that need them: `newswatch --help` starts in a fraction of
 # the time (benchmarks/startup_bench.py measures it).
 
+
+class NewswatchGroup(PlainHelpGroup):
+    """The top-level group; ``alerts`` (SQLAlchemy, Alembic, rules) loads on first use."""
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "alerts": ("pipeline.alerts.cli:alerts_app", "Keyword alerts: rules, history, delivery.")
+    }
+
+
 app = typer.Typer(
     name="newswatch",
     help="Watch Libya's news: poll feeds, extract articles, tag who/what/where, search, alert.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    cls=PlainHelpGroup,
+    cls=NewswatchGroup,
 )
 feeds_app = typer.Typer(
     help="The configured feeds and their health.",
@@ -47,7 +55,6 @@ feeds_app = typer.Typer(
     cls=PlainHelpGroup,
 )
 app.add_typer(feeds_app, name="feeds")
-app.add_typer(alerts_app, name="alerts")
 
 err = Console(stderr=True)
 out = Console()

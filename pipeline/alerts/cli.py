@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pipeline.alerts.rules import MODES
-from pipeline.cli_help import PlainHelpGroup
+from pipeline.cli_help import PlainHelpGroup, human, lines_of
 from pipeline.errors import NewswatchError, QueryError
 
 if TYPE_CHECKING:
@@ -27,49 +27,13 @@ if TYPE_CHECKING:
 # command: `newswatch --help` and the other commands must not pay for them.
 
 alerts_app = typer.Typer(
-    help="Keyword alerts: rules, history, delivery.", no_args_is_help=True, cls=PlainHelpGroup
+    help="Keyword alerts: rules, history, delivery.",
+    no_args_is_help=True,
+    cls=PlainHelpGroup,
+    add_completion=False,
 )
 err = Console(stderr=True)
 Mode = Literal[MODES]  # type: ignore[valid-type]
-
-
-def shorten(text: str, limit: int) -> str:
-    """One line of at most ``limit`` characters, cut between words, with "…" when cut."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[: max(1, limit - 1)]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
-def lines_of(text: str, width: int, lines: int = 2) -> str:
-    """``text`` wrapped to ``width`` in at most ``lines`` lines, ending in "…" when cut."""
-    import textwrap
-
-    flat = " ".join(text.split())
-    wrapped = textwrap.wrap(flat, width, break_long_words=True) or [""]
-    if len(wrapped) <= lines:
-        return "\n".join(wrapped)
-    kept = wrapped[:lines]
-    last = kept[-1]
-    if len(last) >= width:
-        last = last[: width - 1].rstrip()
-    kept[-1] = last + "…"
-    return "\n".join(kept)
-
-
-def human(value: Any) -> str:
-    """A value as a person reads it: no Python reprs ([] / None / True)."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return ", ".join(human(v) for v in value) if value else "none"
-    return str(value)
 
 
 def _fail(exc: Exception) -> None:
