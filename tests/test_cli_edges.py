@@ -161,7 +161,7 @@ def test_help_starts_without_the_heavy_imports() -> None:
         "import sys, runpy; sys.argv=['newswatch','--help']\n"
         "from pipeline.cli import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy=[m for m in ('sqlalchemy','alembic','pipeline.alerts.state',"
+        "heavy=[m for m in ('sqlalchemy','alembic','pipeline.alerts.state','pipeline.alerts.cli',"
         "'pipeline.enrich.gazetteer','scipy','pipeline.config') if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)"
     )
