@@ -73,7 +73,13 @@ def _table(**kw: Any) -> Table:
 
 
 def _fail(exc: Exception, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    """One line (and, for a query, the query with a caret under the spot), exit ``code``."""
+    from pipeline.errors import QueryError
+
+    msg = str(exc)
+    if isinstance(exc, QueryError) and exc.position is not None and exc.query:
+        msg = f"{msg}\n  {exc.query}\n  {' ' * exc.position}^"
+    err.print(f"[bold red]error:[/] {escape(msg)}")
     raise typer.Exit(code)
 
 
