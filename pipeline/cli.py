@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pipeline.cli_help import PlainHelpGroup, shorten
+from pipeline.cli_help import PlainHelpGroup, lines_of
 from pipeline.errors import NewswatchError, NotFound
 
 if TYPE_CHECKING:
@@ -130,23 +130,25 @@ def print_summary(summary: dict[str, Any]) -> None:
     if summary["failures"]:
         from pipeline.run import group_failures
 
+        groups = group_failures(summary["failures"])[:30]
+        reason_w = max(6, *(len(g["reason"]) for g in groups))
+        where_w = 18 if err.width < 120 else 30
+        detail_w = max(20, err.width - (5 + reason_w + 3 + where_w) - 16)
         fails = _table(title="Failures (one row per kind)", show_lines=False)
-        fails.add_column("stage")
-        fails.add_column("reason")
-        fails.add_column("n", justify="right")
-        fails.add_column("where", overflow="fold")
-        fails.add_column("detail", overflow="fold")
-        room = max(40, (err.width - 45) * 2)  # about two lines of detail
-        for g in group_failures(summary["failures"])[:30]:
-            where = g["where"]
-            shown = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
+        fails.add_column("stage", no_wrap=True)
+        fails.add_column("reason", no_wrap=True)
+        fails.add_column("n", justify="right", no_wrap=True)
+        fails.add_column("where", width=where_w, max_width=where_w)
+        fails.add_column("detail", width=detail_w, max_width=detail_w)
+        for g in groups:
+            shown = _places(g["where"], 2 * where_w - 2)
             detail = re.sub(r"https?://[^/\s]+", "", g["detail"])  # the path says which page
             fails.add_row(
                 g["stage"],
                 g["reason"],
                 str(g["count"]),
-                escape(shown),
-                escape(shorten(detail, room)),
+                escape(lines_of(shown, where_w)),
+                escape(lines_of(detail, detail_w, lines=3)),
             )
         err.print(fails)
     for w in summary.get("warnings", [])[:30]:
@@ -156,6 +158,15 @@ def print_summary(summary: dict[str, Any]) -> None:
         err.print(f"[bold red]{escape(summary.get('hint') or summary['problem'])}[/]")
     elif feeds_answered and summary["items_new"] == 0 and summary["extracted"] == 0:
         err.print("Nothing new: every item was already known (0 new articles).")
+
+
+def _places(names: list[str], room: int) -> str:
+    """As many names as fit in ``room`` characters, then "and N more"."""
+    for k in range(len(names), 0, -1):
+        text = ", ".join(names[:k]) + (f" and {len(names) - k} more" if k < len(names) else "")
+        if len(text) <= room:
+            return text
+    return f"{len(names)} places"
 
 
 def run_ingest(

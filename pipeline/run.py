@@ -186,21 +186,31 @@ def run_problem(counts: Counter[str] | dict[str, int]) -> str | None:
     return None
 
 
+def _generic_detail(detail: str, url: str) -> str:
+    """The detail with what differs between feeds (URL, host, address) taken out."""
+    from urllib.parse import urlsplit
+
+    out = detail.replace(url, "URL") if url else detail
+    host = urlsplit(url).hostname if url else None
+    out = re.sub(r"https?://\S+?(?=[\s:;,)]|$)", "URL", out)
+    if host:
+        out = out.replace(host, "host")
+    return re.sub(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?", "host", out)
+
+
 def group_failures(failures: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
-    """Failures of one kind (stage, reason, and the same detail once URLs are set aside)
-    as one row with a count and the places it happened, in first-seen order.
+    """Failures of one kind (stage, reason, and the same detail once URLs and hosts
+    are set aside) as one row with a count and the places it happened, in first-seen
+    order. ``detail`` is the failure's own for a single one, the shared form otherwise.
 
     Why: an outage makes one near-identical row per feed; a reader needs the kind
     and how many, not a hundred lines.
     """
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     for fl in failures:
-        detail = fl.get("detail", "")
-        url = fl.get("url", "")
-        generic = detail.replace(url, "<url>") if url else detail
-        generic = re.sub(r"https?://\S+", "<url>", generic)
-        generic = re.sub(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?", "<host>", generic)
-        key = (fl.get("stage", ""), fl.get("reason", ""), generic)
+        detail, url = fl.get("detail", ""), fl.get("url", "")
+        key = (fl.get("stage", ""), fl.get("reason", ""), _generic_detail(detail, url))
+        where = fl.get("where") or url
         g = groups.get(key)
         if g is None:
             groups[key] = {
@@ -208,13 +218,13 @@ def group_failures(failures: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
                 "reason": key[1],
                 "detail": detail,
                 "count": 1,
-                "where": [w for w in [fl.get("where") or url] if w],
+                "where": [where] if where else [],
             }
-        else:
-            g["count"] += 1
-            w = fl.get("where") or url
-            if w and w not in g["where"]:
-                g["where"].append(w)
+            continue
+        g["count"] += 1
+        g["detail"] = key[2]
+        if where and where not in g["where"]:
+            g["where"].append(where)
     return list(groups.values())
 
 
