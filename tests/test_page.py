@@ -306,6 +306,15 @@ def test_rules_and_feed_health_pages(page: Any, site: dict[str, Any]) -> None:
     page.locator("#rule-test-results li.hit").first.wait_for()
     form.locator("button[type=submit]").click()
     page.locator("#rules-table tbody tr", has_text="page-rule").wait_for()
+    # An unknown place: refused with the reason, saved once "force" is ticked.
+    form.locator("input[name=name]").fill("page-atlantis")
+    form.locator("input[name=query]").fill("place:Atlantis")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("() => document.querySelector('#rule-error').textContent !== ''")
+    assert "Atlantis" in page.locator("#rule-error").inner_text()
+    form.locator("input[name=force]").check()
+    form.locator("button[type=submit]").click()
+    page.locator("#rules-table tbody tr", has_text="page-atlantis").wait_for()
     page.screenshot(path=str(ARTIFACTS / "page-09-rules.png"), full_page=True)
 
     page.locator("nav a", has_text="Feed health").click()

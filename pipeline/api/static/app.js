@@ -560,6 +560,7 @@ function ruleFromForm(form) {
     query: String(data.get("query") || ""),
     channels: list(data.get("channels"), /\n/),
     languages: list(data.get("languages"), /,/),
+    force: data.get("force") === "on",
   };
 }
 
