@@ -11,6 +11,7 @@ summary of DESIGN.md ("ingest --json").
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections import Counter, deque
@@ -21,13 +22,17 @@ from multiprocessing import get_context
 from typing import Any, Protocol
 
 from pipeline.config import Settings
-from pipeline.dedup import StoryClusterer, article_id
 from pipeline.errors import BackendUnavailable
 from pipeline.models import Article, Failure, FeedItem, FeedSource, Page
 from pipeline.store import Store, open_store
 from pipeline.store.db import PERMANENT_REASONS, article_from_row
 
 MAX_FAILURE_DETAILS = 200
+OFFLINE_PROBLEM = "all_feeds_failed"
+OFFLINE_HINT = (
+    "Every feed failed: the network seems unreachable. "
+    "`newswatch demo` shows the product offline with a bundled corpus."
+)
 INDEX_BATCH = 500
 POOL_THRESHOLD = 24  # below this many pages, extraction runs inline (no process start-up)
 WRITE_BATCH = 100  # rows written per transaction: fewer commits, short write locks
@@ -129,6 +134,9 @@ def finish_run(
             warnings.extend(row.data.get("warnings", []))
             seconds[row.stage] += row.seconds
         finished = _now()
+        problem = run_problem(counts)
+        if problem and status == "ok":
+            status = "failed"
         summary: dict[str, Any] = {
             "run_id": run_id,
             "started_at": run.started_at.isoformat() if run else None,
@@ -153,6 +161,9 @@ def finish_run(
             "warnings": warnings[:MAX_FAILURE_DETAILS],
             "seconds": {k: round(v, 3) for k, v in seconds.items()},
         }
+        if problem:
+            summary["problem"] = problem
+            summary["hint"] = OFFLINE_HINT
         for key in sorted(counts):
             if key == "alerts" or key.startswith("alerts_"):
                 summary[key] = counts[key]
@@ -161,6 +172,60 @@ def finish_run(
     finally:
         if own:
             st.close()
+
+
+def run_problem(counts: Counter[str] | dict[str, int]) -> str | None:
+    """Why a run that raised nothing still failed: every feed it polled failed.
+
+    Then nothing was learned at all, which is what an offline first run looks
+    like; "ok" and "nothing new" would both be false.
+    """
+    answered = counts.get("feeds_ok", 0) + counts.get("feeds_not_modified", 0)
+    if counts.get("feeds_failed", 0) > 0 and answered == 0:
+        return OFFLINE_PROBLEM
+    return None
+
+
+def _generic_detail(detail: str, url: str) -> str:
+    """The detail with what differs between feeds (URL, host, address) taken out."""
+    from urllib.parse import urlsplit
+
+    out = detail.replace(url, "URL") if url else detail
+    host = urlsplit(url).hostname if url else None
+    out = re.sub(r"https?://\S+?(?=[\s:;,)]|$)", "URL", out)
+    if host:
+        out = out.replace(host, "host")
+    return re.sub(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?", "host", out)
+
+
+def group_failures(failures: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    """Failures of one kind (stage, reason, and the same detail once URLs and hosts
+    are set aside) as one row with a count and the places it happened, in first-seen
+    order. ``detail`` is the failure's own for a single one, the shared form otherwise.
+
+    Why: an outage makes one near-identical row per feed; a reader needs the kind
+    and how many, not a hundred lines.
+    """
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for fl in failures:
+        detail, url = fl.get("detail", ""), fl.get("url", "")
+        key = (fl.get("stage", ""), fl.get("reason", ""), _generic_detail(detail, url))
+        where = fl.get("where") or url
+        g = groups.get(key)
+        if g is None:
+            groups[key] = {
+                "stage": key[0],
+                "reason": key[1],
+                "detail": detail,
+                "count": 1,
+                "where": [where] if where else [],
+            }
+            continue
+        g["count"] += 1
+        g["detail"] = key[2]
+        if where and where not in g["where"]:
+            g["where"].append(where)
+    return list(groups.values())
 
 
 # ---------------------------------------------------------------- feeds
@@ -311,6 +376,7 @@ def fetch_extract_stage(
     is CPU-bound; fetching waits on the network). Returns the ids of articles
     stored by this call.
     """
+    from pipeline.dedup import article_id
     from pipeline.fetch import fetch_pages
 
     st, own = _store(settings, store)
@@ -452,6 +518,8 @@ def enrich_stage(
     progress: Progress | None = None,
 ) -> int:
     """Tag language, entities and events; assign story ids (near-duplicate clusters)."""
+    from pipeline.dedup import StoryClusterer  # datasketch + SciPy: only when enriching
+
     st, own = _store(settings, store)
     progress = progress or NoProgress()
     t0 = time.perf_counter()

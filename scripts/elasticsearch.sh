@@ -194,7 +194,21 @@ case "${1:-}" in
 start) start ;;
 stop) stop ;;
 url) printf '%s\n' "$URL" ;;
-status) healthy ;;
+status)
+	# Says what it found (and exits 0 only when healthy), for people and scripts alike.
+	if body="$(curl -fsS --max-time 3 "$URL/_cluster/health" 2>/dev/null)"; then
+		health="$(printf '%s' "$body" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')"
+		if healthy; then
+			printf 'elasticsearch: running at %s (cluster health %s)\n' "$URL" "${health:-unknown}"
+		else
+			printf 'elasticsearch: answering at %s but not healthy (cluster health %s)\n' "$URL" "${health:-unknown}"
+			exit 1
+		fi
+	else
+		printf 'elasticsearch: not running (nothing answers at %s)\n' "$URL"
+		exit 1
+	fi
+	;;
 *)
 	printf 'usage: %s start|stop|url|status\n' "$0" >&2
 	exit 2

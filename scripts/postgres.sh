@@ -137,9 +137,19 @@ stop() {
 }
 
 status() {
+	# Says what it found (and exits 0 only when the server accepts connections).
 	local bin
 	bin="$(find_installed)"
-	[[ -n "$bin" ]] && ready "$bin"
+	if [[ -z "$bin" ]]; then
+		printf 'postgres: not installed (scripts/postgres.sh start installs it)\n'
+		return 1
+	fi
+	if ready "$bin"; then
+		printf 'postgres: running, accepting connections at %s\n' "$URL"
+	else
+		printf 'postgres: not running (nothing accepts connections at %s)\n' "$URL"
+		return 1
+	fi
 }
 
 case "${1:-}" in

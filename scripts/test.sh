@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 scripts/bootstrap.sh dev,airflow
 scripts/install-browser.sh >&2 || echo "!! chromium could not be installed; the page tests will fail in CI" >&2
+scripts/install-terminal.sh >&2 || echo "!! tmux could not be installed; the terminal tests will fail in CI" >&2
 
 if [ "${CI:-}" = "true" ]; then
   export NEWSWATCH_REQUIRE_SERVERS=1

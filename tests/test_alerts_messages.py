@@ -142,6 +142,27 @@ def test_health_decisions() -> None:
     assert not silent_feeds([slow], {"f": timedelta(days=1)}, NOW, 4, timedelta(hours=24))
     runs = [SimpleNamespace(id="r1", status="failed", started_at=NOW, finished_at=NOW)]
     assert failed_runs(runs)[0].key == "run_failed:r1"
+    offline = SimpleNamespace(
+        id="r2",
+        status="failed",
+        started_at=NOW,
+        finished_at=NOW,
+        summary={"problem": "all_feeds_failed"},
+    )
+    assert failed_runs([offline]) == []  # the failing-feeds alert says it once per outage
+
+
+def test_health_findings_of_a_run_are_one_titled_group() -> None:
+    from pipeline.alerts.health import Finding, group_detail, group_title, recovery_title
+
+    found = [
+        Finding(f"feed_failing:f{i}:never", f"Feed f{i} failed", "x", f"f{i}") for i in range(16)
+    ]
+    assert group_title(found).startswith("16 feeds failing: f0, f1")
+    assert "and 8 more" in group_title(found)
+    assert group_detail(found).count("\n") == 15
+    assert group_title(found[:1]) == "Feed f0 failed"
+    assert recovery_title(["a", "b"]) == "2 feeds recovered: a, b"
 
 
 def test_snippet_tokens_are_the_index_tokens() -> None:

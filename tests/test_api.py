@@ -257,6 +257,40 @@ def test_rules_crud_with_validation(client: TestClient) -> None:
     assert client.delete("/api/rules/r1").status_code == 404
 
 
+def test_field_values_are_checked_in_search_and_rules(client: TestClient) -> None:
+    typo = client.get("/api/search", params={"q": "event:mobilsation"})
+    assert typo.status_code == 422
+    assert "mobilisation" in typo.json()["detail"] and typo.json()["position"] == 6
+    unknown = client.get("/api/search", params={"q": "place:Atlantis"})
+    assert unknown.status_code == 200
+    body = unknown.json()
+    assert body["total"] == 0 and "Atlantis" in body["warnings"][0]
+    assert client.get("/api/search", params={"q": "place:Sirt"}).json()["warnings"] == []
+    refused = client.post("/api/rules", json={"name": "atl", "query": "place:Atlantis"})
+    assert refused.status_code == 422 and "force" in refused.json()["detail"]
+    bad_event = client.post("/api/rules", json={"name": "ev", "query": "event:bogus"})
+    assert bad_event.status_code == 422 and "valid events" in bad_event.json()["detail"]
+    forced = client.post(
+        "/api/rules", json={"name": "atl", "query": "place:Atlantis", "force": True}
+    )
+    assert forced.status_code == 201
+    assert client.patch("/api/rules/atl", json={"query": "place:Narnia"}).status_code == 422
+    assert client.delete("/api/rules/atl").status_code == 204
+
+
+def test_counts_and_histogram_of_a_collapsed_search(client: TestClient) -> None:
+    body = client.get("/api/search", params={"q": "", "collapse": "true", "size": 100}).json()
+    assert body["stories"] == body["total"] == len(body["hits"])
+    assert body["articles"] == sum(v["count"] for v in body["facets"]["sources"])
+    assert body["articles"] > body["stories"]  # the demo has a story reported twice
+    hist = body["histogram"]
+    assert sum(b["count"] for b in hist["bins"]) == sum(d["count"] for d in body["facets"]["days"])
+    starts = [b["start"] for b in hist["bins"]]
+    assert starts == sorted(starts) and all(
+        a["end"] == b["start"] for a, b in zip(hist["bins"], hist["bins"][1:], strict=False)
+    )  # contiguous: empty periods are bins with 0, not missing
+
+
 def test_alert_history_lists_the_default_rule_alerts(client: TestClient) -> None:
     resp = client.get("/api/alerts")
     assert resp.status_code == 200

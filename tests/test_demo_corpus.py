@@ -306,7 +306,7 @@ def test_feeds_file_and_settings(server: LocalServer, tmp_path: Path) -> None:
     assert len(set(names)) == len(names)
     assert all(f["url"].startswith(server.url) for f in data["feeds"])
     settings = load_settings(**corpus.DEMO_SETTINGS)
-    assert settings.read_timeout == 2.0 and settings.max_page_bytes == 2_000_000
+    assert settings.read_timeout == 2.0 and settings.max_page_bytes == 5_000_000
     assert settings.allow_hosts == ["127.0.0.1"]
 
 

@@ -114,6 +114,13 @@ def search(page: Any, text: str) -> None:
     )
 
 
+def story_count(page: Any) -> int:
+    """Stories in the count line ("18 articles in 17 stories", or "3 articles")."""
+    text = page.locator("#result-count").inner_text()
+    m = re.search(r"in (\d+) stor", text)
+    return int(m.group(1)) if m else int(text.split()[0])
+
+
 def hit_ids(page: Any) -> list[str]:
     return page.locator("#results > li.hit").evaluate_all("els => els.map(e => e.dataset.id)")
 
@@ -190,7 +197,7 @@ def test_event_chip_strictly_narrows_a_mixed_result_list(page: Any, site: dict[s
     after = hit_ids(page)
     assert sorted(after) == sorted(with_event)
     assert len(after) < len(before)
-    assert int(page.locator("#result-count").inner_text().split()[0]) == len(with_event)
+    assert story_count(page) == len(with_event)
 
 
 def test_arabic_query_finds_the_arabic_page_right_to_left(page: Any, site: dict[str, Any]) -> None:
@@ -299,6 +306,15 @@ def test_rules_and_feed_health_pages(page: Any, site: dict[str, Any]) -> None:
     page.locator("#rule-test-results li.hit").first.wait_for()
     form.locator("button[type=submit]").click()
     page.locator("#rules-table tbody tr", has_text="page-rule").wait_for()
+    # An unknown place: refused with the reason, saved once "force" is ticked.
+    form.locator("input[name=name]").fill("page-atlantis")
+    form.locator("input[name=query]").fill("place:Atlantis")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("() => document.querySelector('#rule-error').textContent !== ''")
+    assert "Atlantis" in page.locator("#rule-error").inner_text()
+    form.locator("input[name=force]").check()
+    form.locator("button[type=submit]").click()
+    page.locator("#rules-table tbody tr", has_text="page-atlantis").wait_for()
     page.screenshot(path=str(ARTIFACTS / "page-09-rules.png"), full_page=True)
 
     page.locator("nav a", has_text="Feed health").click()
@@ -306,3 +322,62 @@ def test_rules_and_feed_health_pages(page: Any, site: dict[str, Any]) -> None:
     assert page.locator("#feeds-table tbody tr", has_text="benghazi-bulletin").count() == 1
     assert page.locator("#health-summary").get_by_text("sqlite").count() == 1
     page.screenshot(path=str(ARTIFACTS / "page-10-feed-health.png"), full_page=True)
+
+
+def test_count_line_agrees_with_the_facets(page: Any, site: dict[str, Any]) -> None:
+    """Articles in the count line = what the source facet counts; stories = the list."""
+    import httpx
+
+    page.goto(site["url"] + "/")
+    search(page, "Haftar")
+    body = httpx.get(
+        f"{site['url']}/api/search", params={"q": "Haftar", "collapse": "true", "size": 50}
+    ).json()
+    facet_sum = sum(v["count"] for v in body["facets"]["sources"])
+    text = page.locator("#result-count").inner_text()
+    m = re.fullmatch(r"(\d+) articles?(?: in (\d+) stor(?:y|ies))?", text)
+    assert m, text
+    articles = int(m.group(1))
+    stories = int(m.group(2) or m.group(1))
+    assert articles == facet_sum == body["articles"]
+    assert stories == body["stories"] == len(hit_ids(page))
+    assert articles > stories  # the corpus has a story reported twice: both numbers shown
+    shown = page.locator(".facet", has_text="Sources").locator(".n").all_inner_texts()
+    assert sum(int(n) for n in shown) == articles
+
+
+def test_histogram_has_a_labelled_time_axis_with_gaps(page: Any, site: dict[str, Any]) -> None:
+    page.goto(site["url"] + "/")
+    search(page, "")
+    hist = page.request.get(f"{site['url']}/api/search?q=&collapse=true").json()["histogram"]
+    bins = hist["bins"]
+    assert hist["bucket"] in ("week", "month", "year")  # the demo spans years: not per day
+    assert bins[0]["count"] and bins[-1]["count"] and any(b["count"] == 0 for b in bins)
+    bars = page.locator("#histogram .bar")
+    gaps = page.locator("#histogram .gap")
+    assert bars.count() == sum(1 for b in bins if b["count"])
+    assert gaps.count() == sum(1 for b in bins if not b["count"])
+    ticks = page.locator("#histogram .axis .tick").all_inner_texts()
+    assert ticks[0] == bins[0]["label"] and ticks[-1] == bins[-1]["label"]
+    assert all(re.fullmatch(r"\d{4}(-\d{2}){0,2}", t) for t in ticks) and len(ticks) >= 3
+    # Bars sit at their time: the gap between two bars grows with the time between them.
+    boxes = [bars.nth(i).bounding_box() for i in range(bars.count())]
+    assert boxes[-1]["x"] - boxes[0]["x"] > 100
+    title = page.locator("#histogram-title").inner_text()
+    assert title == f"Articles per {hist['bucket']}"
+    page.locator("#histogram").screenshot(path=str(ARTIFACTS / "page-histogram.png"))
+    page.screenshot(path=str(ARTIFACTS / "page-histogram-full.png"), full_page=True)
+    # A bar filters to its own bucket.
+    bars.first.click()
+    page.wait_for_url(re.compile(r"since=" + bins[0]["start"]))
+    assert f"until={bins[0]['end']}" in page.url
+
+
+def test_unknown_place_is_a_warning_on_the_page(page: Any, site: dict[str, Any]) -> None:
+    page.goto(site["url"] + "/")
+    search(page, "place:Atlantis")
+    warning = page.locator("#q-warnings li")
+    assert warning.count() == 1 and "Atlantis" in warning.inner_text()
+    search(page, "event:mobilsation")
+    assert "mobilisation" in page.locator("#q-error").inner_text()
+    assert page.locator("#q-warnings").is_hidden()

@@ -386,7 +386,8 @@ def test_facets_count_all_matches(backend: SqliteBackend) -> None:
     assert dict(f["entity"])["haftar"] == 2
     assert dict(f["day"]) == {"2020-06-10": 1, "2020-06-11": 1, "2020-06-12": 1}
     everything = backend.search(SearchRequest(facets=True)).facets
-    assert len(everything["day"]) == 20  # top 20 only
+    assert len(everything["day"]) > 20  # every day (the page draws the whole range)
+    assert [d for d, _ in everything["day"]] == sorted(d for d, _ in everything["day"])
     assert dict(everything["source"])["Filler"] == 30
 
 

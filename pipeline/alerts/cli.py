@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from pipeline.alerts import state
-from pipeline.alerts.rules import MODES, Rule, load_alerts_file, validate_rule
-from pipeline.config import Settings, load_settings
+from pipeline.alerts.rules import MODES
+from pipeline.cli_help import PlainHelpGroup, human, lines_of
 from pipeline.errors import NewswatchError, QueryError
 
-alerts_app = typer.Typer(help="Keyword alerts: rules, history, delivery.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+
+# State (SQLAlchemy, Alembic), rules and search are imported inside each
+# command: `newswatch --help` and the other commands must not pay for them.
+
+alerts_app = typer.Typer(
+    help="Keyword alerts: rules, history, delivery.",
+    no_args_is_help=True,
+    cls=PlainHelpGroup,
+    add_completion=False,
+)
 err = Console(stderr=True)
+Mode = Literal[MODES]  # type: ignore[valid-type]
 
 
 def _fail(exc: Exception) -> None:
@@ -36,6 +46,7 @@ def _fail(exc: Exception) -> None:
 
 
 def _open() -> tuple[Settings, Any]:
+    from pipeline.config import load_settings
     from pipeline.store import open_store
 
     settings = load_settings()
@@ -43,15 +54,37 @@ def _open() -> tuple[Settings, Any]:
 
 
 def _sync(settings: Settings, store: Any) -> list[str]:
+    """Sync alerts.yaml into state; return what changed.
+
+    Channels whose ${VARIABLE} is unset are not reported here (every command
+    would repeat it): ``alerts show`` marks them "not configured".
+    """
+    from pipeline.alerts import state
+    from pipeline.alerts.rules import load_alerts_file
+
     alerts_file = load_alerts_file(settings.alerts_file, strict=False)
     changes = state.sync_rules(store, alerts_file, state.utcnow())
     where = escape(settings.alerts_file.as_posix())
     for problem in alerts_file.errors.values():
         err.print(f"[yellow]warning:[/] {where}: {escape(problem)}")
-    return changes + alerts_file.notes
+    return changes
+
+
+def channel_label(channel: str) -> str:
+    """A channel as written (passwords hidden), marked when its variables are unset."""
+    from pipeline.alerts import state
+    from pipeline.alerts.rules import channel_variables, expand_channel
+
+    shown = state.redact_channel(channel)
+    if expand_channel(channel) is None:
+        names = ", ".join(channel_variables(channel))
+        return f"{shown} (not configured: {names} not set)"
+    return shown
 
 
 def _rule_record(row: Any) -> dict[str, Any]:
+    from pipeline.alerts import state
+
     return {
         "name": row.name,
         "query": row.query,
@@ -80,16 +113,33 @@ def add(
     lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages.")] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="Only these feeds.")] = None,
     throttle: Annotated[int, typer.Option(help="Min seconds between two sends.")] = 0,
-    mode: Annotated[str, typer.Option(help=f"One of: {', '.join(MODES)}.")] = "immediate",
+    mode: Annotated[Mode, typer.Option(help="When to send.")] = "immediate",
     backfill: Annotated[
         bool, typer.Option("--backfill", help="Also alert on articles already indexed.")
     ] = False,
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace a rule of that name.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Save even if a place or name is not in the gazetteer."),
+    ] = False,
 ) -> None:
     """Add a rule to state (not to alerts.yaml). It starts now unless --backfill."""
+    from pipeline.alerts import state
+    from pipeline.alerts.rules import Rule, load_alerts_file, validate_rule
+    from pipeline.search.fieldcheck import check_query_fields
+
     try:
+        validate_rule(Rule(name=name, query=query, mode=mode))  # syntax first, then values
+        warnings = check_query_fields(query)
+        for w in warnings:
+            err.print(f"[yellow]warning:[/] {escape(w)}")
+        if warnings and not force:
+            raise NewswatchError(
+                "rule not saved: the query names something the gazetteer does not know, "
+                "so it would probably never fire (fix it, or add --force to save it anyway)"
+            )
         settings, store = _open()
         try:
             channels = list(channel or [])
@@ -124,6 +174,10 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """List rules (after syncing alerts.yaml into state)."""
+    from rich.table import Table
+
+    from pipeline.alerts import state
+
     try:
         settings, store = _open()
         try:
@@ -138,19 +192,32 @@ def list_(
         return
     for note in notes:
         err.print(f"[dim]{escape(note)}[/]")
+    # Long queries and errors are cut between words with "…" to two lines of their
+    # column; `alerts show NAME` prints them whole.
+    wide = err.width >= 100  # the origin column only where there is room for it
+    names = [r.name for r in rows] or ["name"]
+    name_w = min(16 if not wide else 24, max(4, *(len(n) for n in names)))
+    mode_w = max(4, *(len(r.mode) for r in rows)) if rows else 4
+    status_w = 14 if any(r.failing_since for r in rows) else 6
+    ncols = 6 if wide else 5
+    fixed = name_w + 3 + mode_w + status_w + (6 if wide else 0) + 3 * ncols + 1
+    query_w = max(16, err.width - fixed)
     table = Table(title="Alert rules")
-    for col in ("name", "on", "mode", "origin", "query", "status"):
-        table.add_column(col, overflow="fold")
+    table.add_column("name", width=name_w, max_width=name_w)
+    table.add_column("on", no_wrap=True)
+    table.add_column("mode", no_wrap=True)
+    if wide:
+        table.add_column("origin", no_wrap=True)
+    table.add_column("query", width=query_w, max_width=query_w)
+    table.add_column("status", width=status_w, max_width=status_w)
     for r in rows:
-        status = f"[red]failing: {escape(r.last_error or '')}[/]" if r.failing_since else "ok"
-        table.add_row(
-            escape(r.name),
-            "yes" if r.enabled else "no",
-            r.mode,
-            r.origin,
-            escape(" ".join(r.query.split())[:120]),
-            status,
-        )
+        problem = lines_of(f"failing: {r.last_error or ''}", status_w)
+        status = f"[red]{escape(problem)}[/]" if r.failing_since else "ok"
+        cells = [escape(lines_of(r.name, name_w)), "yes" if r.enabled else "no", r.mode]
+        if wide:
+            cells.append(r.origin)
+        cells += [escape(lines_of(r.query, query_w)), status]
+        table.add_row(*cells)
     err.print(table)
 
 
@@ -160,6 +227,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """One rule, with its recent alerts."""
+    from pipeline.alerts import state
+
     try:
         _, store = _open()
         try:
@@ -173,9 +242,19 @@ def show(
     if as_json:
         print(json.dumps(record, ensure_ascii=False))
         return
-    for key, value in record.items():
-        if key != "recent_alerts":
-            err.print(f"[bold]{key}[/]: {escape(str(value))}")
+    shown = dict(record)
+    shown["channels"] = [channel_label(c) for c in row.channels or []]
+    shown["throttle"] = f"{record['throttle']} s" if record["throttle"] else "none"
+    for key, value in shown.items():
+        if key == "recent_alerts":
+            continue
+        if key == "channels" and value:
+            err.print("[bold]channels[/]:")
+            for c in value:
+                err.print(f"  {escape(c)}")
+            continue
+        err.print(f"[bold]{key.replace('_', ' ')}[/]: {escape(human(value))}")
+    err.print(f"[bold]recent alerts[/]: {len(recent) or 'none'}")
     for a in recent:
         states = ", ".join(d["state"] for d in a["deliveries"]) or "no channel"
         err.print(f"  {a['created_at'][:19]}  {escape(a['title'])}  [{states}]")
@@ -190,6 +269,8 @@ def test(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Show which recent articles a rule would match. Sends nothing."""
+    from pipeline.alerts import state
+    from pipeline.alerts.rules import Rule, validate_rule
     from pipeline.search.base import SearchRequest, open_backend
 
     try:
@@ -232,6 +313,8 @@ def test(
 
 
 def _toggle(name: str, enabled: bool) -> None:
+    from pipeline.alerts import state
+
     try:
         _, store = _open()
         try:
@@ -262,6 +345,10 @@ def history(
     limit: Annotated[int, typer.Option(help="At most this many alerts.")] = 100,
 ) -> None:
     """Alerts raised, newest first, with the state of each delivery."""
+    from rich.table import Table
+
+    from pipeline.alerts import state
+
     try:
         _, store = _open()
         try:
@@ -299,6 +386,7 @@ def deliver(
     ] = False,
 ) -> None:
     """Send what is due in the outbox now (ingest runs do this too)."""
+    from pipeline.alerts import state
     from pipeline.alerts.outbox import deliver_due
     from pipeline.alerts.settings import load_alert_settings
 

@@ -219,7 +219,8 @@ def render_html(rule: str, items: Sequence[MessageItem]) -> str:
     parts = ['<div style="font-family:sans-serif;max-width:680px">']
     for item in items:
         if item.kind == "health":
-            parts.append(f"<h3>{_h(item.title)}</h3><p>{_h(item.snippet)}</p>")
+            lines = "<br>".join(_h(line) for line in item.snippet.splitlines())
+            parts.append(f"<h3>{_h(item.title)}</h3><p>{lines}</p>")
             continue
         url = _safe_url(item.url)
         title = _h(item.title or "(no title)")

@@ -59,10 +59,30 @@ class Facets(BaseModel):
     days: list[FacetValue] = Field([], description="articles per publication day, by date")
 
 
+class HistogramBin(BaseModel):
+    start: str = Field(description="first day in the bucket (YYYY-MM-DD)")
+    end: str = Field(description="first day after the bucket (use as until=)")
+    count: int
+    label: str = Field(description="YYYY-MM-DD (day, or a week's Monday), YYYY-MM or YYYY")
+
+
+class Histogram(BaseModel):
+    """Articles over time on a real axis: every bucket of the range, empty ones with 0."""
+
+    bucket: str = Field(description="day, week, month or year: chosen from the range")
+    bins: list[HistogramBin]
+
+
 class SearchResponse(BaseModel):
     total: int = Field(description="matching articles (stories when collapsed)")
+    articles: int | None = Field(None, description="matching articles, also when collapsed")
+    stories: int | None = Field(None, description="matching stories (collapsed searches)")
     hits: list[Hit]
     facets: Facets | None = None
+    histogram: Histogram | None = Field(None, description="with facets: articles over time")
+    warnings: list[str] = Field(
+        [], description="e.g. a place or name the gazetteer does not know (likely no match)"
+    )
     next_cursor: str | None = Field(None, description="pass as cursor= for the next page")
 
 

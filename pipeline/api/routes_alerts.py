@@ -97,6 +97,9 @@ class RuleIn(BaseModel):
     mode: str = Field("immediate", description=" | ".join(MODES))
     enabled: bool = True
     backfill: bool = Field(False, description="also alert on articles already indexed")
+    force: bool = Field(
+        False, description="save even if the query names a place or name the gazetteer lacks"
+    )
 
 
 class RulePatch(BaseModel):
@@ -107,6 +110,9 @@ class RulePatch(BaseModel):
     throttle: int | None = Field(None, ge=0)
     mode: str | None = None
     enabled: bool | None = None
+    force: bool = Field(
+        False, description="save even if the query names a place or name the gazetteer lacks"
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -138,12 +144,27 @@ def _query_rule(res: Resources, name: str) -> Any:
     return row
 
 
-def _validated(rule: Rule) -> Rule:
-    """validate_rule, with a rule problem as a 422 like a query problem."""
+def _validated(rule: Rule, force: bool = False) -> Rule:
+    """validate_rule, then the query's field values; each problem is a 422.
+
+    An unknown event id is always refused; a place or name the gazetteer does
+    not know is refused unless ``force`` (such a rule would probably never fire).
+    """
+    from pipeline.search.fieldcheck import check_query_fields
+
     try:
-        return validate_rule(rule)
+        checked = validate_rule(rule)
     except RuleError as exc:
         raise QueryError(str(exc)) from None
+    warnings = check_query_fields(rule.query)
+    if warnings and not force:
+        raise QueryError(
+            f"rule {rule.name!r} not saved: {'; '.join(warnings)} "
+            "(fix the query, or send force: true to save it anyway)",
+            None,
+            rule.query,
+        )
+    return checked
 
 
 def _sync(res: Resources) -> None:
@@ -215,7 +236,8 @@ def add_rule(request: Request, body: RuleIn) -> RuleRecord:
             throttle=body.throttle,
             mode=body.mode,
             enabled=body.enabled,
-        )
+        ),
+        force=body.force,
     )
     with res.store.session() as s:
         if s.get(AlertRuleRow, rule.name) is not None:
@@ -238,6 +260,7 @@ def patch_rule(request: Request, name: str, body: RulePatch) -> RuleRecord:
     res: Resources = request.app.state.resources
     row = _query_rule(res, name)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    force = bool(changes.pop("force", False))
     if set(changes) <= {"enabled"}:
         if "enabled" in changes:
             state.set_enabled(res.store, name, changes["enabled"])
@@ -253,7 +276,7 @@ def patch_rule(request: Request, name: str, body: RulePatch) -> RuleRecord:
         mode=changes.get("mode", current.mode),
         enabled=changes.get("enabled", current.enabled),
     )
-    state.add_rule(res.store, _validated(merged), origin="api", replace=True)
+    state.add_rule(res.store, _validated(merged, force), origin="api", replace=True)
     return rule_record(_query_rule(res, name))
 
 

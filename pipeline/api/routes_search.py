@@ -7,7 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from pipeline.api.auth import read_access
-from pipeline.api.models import ErrorBody, Facets, FacetValue, SearchResponse
+from pipeline.api.histogram import time_bins
+from pipeline.api.models import (
+    ErrorBody,
+    Facets,
+    FacetValue,
+    Histogram,
+    HistogramBin,
+    SearchResponse,
+)
 from pipeline.api.params import Filters, Sort, filters
 from pipeline.api.resources import Resources
 from pipeline.search.base import SearchResult
@@ -63,6 +71,20 @@ def facets_body(result: SearchResult) -> Facets:
     return Facets(**out)
 
 
+def histogram_body(result: SearchResult) -> Histogram:
+    """The per-day facet laid on a time axis (see ``api.histogram``)."""
+    bucket, bins = time_bins(result.facets.get("day", []))
+    return Histogram(
+        bucket=bucket,
+        bins=[
+            HistogramBin(
+                start=b.start.isoformat(), end=b.end.isoformat(), count=b.count, label=b.label
+            )
+            for b in bins
+        ],
+    )
+
+
 def run_search(res: Resources, f: Filters, **extra: Any) -> SearchResult:
     with res.pool.backend() as backend:
         return backend.search(f.request(**extra))
@@ -88,16 +110,28 @@ def search(
     ] = False,
     facets: Annotated[bool, Query(description="count sources, languages, events, ...")] = True,
 ) -> SearchResponse:
+    from pipeline.search.fieldcheck import check_query_fields
+
     res: Resources = request.app.state.resources
+    warnings = check_query_fields(f.q) if f.q else []  # an unknown event id: 422
     result = run_search(
         res, f, sort=sort, limit=size, cursor=cursor or None, collapse=collapse, facets=facets
     )
     body = result.record()
     for hit, rec in zip(result.hits, body["hits"], strict=True):
         rec["collapsed"] = hit.collapsed
+    articles, stories = result.total, None
+    if collapse and not cursor:
+        # The page shows both ("18 articles in 17 stories"): the facets count articles.
+        stories = result.total
+        articles = run_search(res, f, limit=1, collapse=False, facets=False).total
     return SearchResponse(
         total=result.total,
+        articles=articles,
+        stories=stories,
         hits=body["hits"],
         facets=facets_body(result) if facets else None,
+        histogram=histogram_body(result) if facets else None,
+        warnings=warnings,
         next_cursor=result.next_cursor,
     )

@@ -59,7 +59,7 @@ MISSING_PAGE_PATH = "/news/2021/06/07/benghazi-port-reopens.html"
 MISSING_FEED_PATH = "/feeds/benghazi-bulletin.rss"
 
 SLOW_PAGE_DELAY = 4.0  # seconds; the demo reads with a 2 s timeout
-GIANT_PAGE_BYTES = 8_000_000  # the demo caps pages at 2 MB
+GIANT_PAGE_BYTES = 8_000_000  # over the 5 MB cap (NEWSWATCH_MAX_PAGE_BYTES default)
 PRIVATE_REDIRECT_TARGET = "http://10.255.255.1/private"  # must be refused, never contacted
 
 # Served as windows-1256 bytes, Content-Type without charset. The first has no
@@ -113,12 +113,19 @@ FEEDS: tuple[DemoFeed, ...] = (
     DemoFeed("benghazi-bulletin", MISSING_FEED_PATH, "en", None),
 )
 MALFORMED_FEED = "tripoli-dispatch"
+# What each deliberate failure of the demo shows, for the demo's closing note.
+DELIBERATE_FAILURES: dict[str, str] = {
+    "timeout": "a page that answers too slowly",
+    "too_large": "an 8 MB page, over the 5,000,000-byte cap (NEWSWATCH_MAX_PAGE_BYTES)",
+    "refused_address": "a redirect to a private address, refused before connecting",
+    "http_404": "a missing page and a missing feed",
+}
 MISSING_FEED = "benghazi-bulletin"
 
 DEMO_SETTINGS: dict[str, object] = {
     "read_timeout": 2.0,
     "connect_timeout": 2.0,
-    "max_page_bytes": 2_000_000,
+    "max_page_bytes": 5_000_000,  # the product default (README): the giant page is 8 MB
     "host_delay": 0.0,
     "allow_hosts": ["127.0.0.1"],
     "retries": 0,

@@ -707,6 +707,9 @@ def _facets(aggs: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
             for b in buckets
             if b["doc_count"]
         ]
+        if name == "day":  # every day, in date order: the page draws the whole range
+            out[name] = sorted(pairs)
+            continue
         pairs.sort(key=lambda p: (-p[1], p[0]))
         out[name] = pairs[:FACET_SIZE]
     return out

@@ -612,7 +612,7 @@ class SqliteBackend:
             ),
             "day": (
                 "SELECT strftime('%Y-%m-%d', d.published_us / 1000000, 'unixepoch'), COUNT(*) "
-                f"{joined} WHERE d.published_us IS NOT NULL GROUP BY 1 {top}",
+                f"{joined} WHERE d.published_us IS NOT NULL GROUP BY 1 ORDER BY 1",  # every day
                 [],
             ),
         }

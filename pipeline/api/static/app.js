@@ -204,20 +204,39 @@ async function runSearch(params) {
     if (seq !== searchSeq) return;
     list.replaceChildren();
     renderHits(data.hits, params);
-    $("#result-count").textContent =
-      data.total === 1 ? "1 result" : `${data.total} results`;
-    renderFacets(data.facets, params);
+    $("#result-count").textContent = countLine(data);
+    renderWarnings(data.warnings || []);
+    renderFacets(data.facets, params, data.histogram);
     setMore(data.next_cursor, params);
     document.title = params.get("q") ? `${params.get("q")} · newswatch` : "newswatch";
   } catch (err) {
     if (seq !== searchSeq) return;
     list.replaceChildren();
     $("#result-count").textContent = "";
+    renderWarnings([]);
     showQueryError(err, params.get("q") || "");
     renderFacets(null, params);
   } finally {
     if (seq === searchSeq) list.setAttribute("aria-busy", "false");
   }
+}
+
+// "18 articles in 17 stories": the facets count articles, the list shows stories.
+function countLine(data) {
+  const n = (k, one, many) => (k === 1 ? `1 ${one}` : `${k} ${many}`);
+  const articles = typeof data.articles === "number" ? data.articles : data.total;
+  const line = n(articles, "article", "articles");
+  if (typeof data.stories === "number" && data.stories !== articles) {
+    return `${line} in ${n(data.stories, "story", "stories")}`;
+  }
+  return line;
+}
+
+function renderWarnings(warnings) {
+  const box = $("#q-warnings");
+  box.replaceChildren();
+  for (const w of warnings) box.append(el("li", { text: w }));
+  box.hidden = !warnings.length;
 }
 
 function showQueryError(err, q) {
@@ -339,10 +358,10 @@ const FACET_TITLES = {
   entities: ["Entities", null],
 };
 
-function renderFacets(facets, params) {
+function renderFacets(facets, params, histogram) {
   const box = $("#facets");
   box.replaceChildren();
-  renderHistogram(facets ? facets.days : [], params);
+  renderHistogram(histogram || null, params);
   renderMap(facets ? facets.places : [], params);
   if (!facets) return;
   for (const [name, [title, key]] of Object.entries(FACET_TITLES)) {
@@ -360,29 +379,57 @@ function renderFacets(facets, params) {
   }
 }
 
-function renderHistogram(days, params) {
+// A real time axis: one bar per day, week or month of the whole range (the
+// server picks the bucket), empty buckets left as gaps, dates labelled below.
+const BUCKET_WORDS = { day: "per day", week: "per week", month: "per month", year: "per year" };
+
+function renderHistogram(hist, params) {
   const box = $("#histogram");
+  const title = $("#histogram-title");
   box.replaceChildren();
-  const max = Math.max(1, ...days.map((d) => d.count));
-  for (const d of days) {
-    const b = el("button", {
-      type: "button", role: "listitem", title: `${d.value}: ${d.count}`,
-      "aria-label": `${d.value}: ${d.count} articles`,
+  const bins = hist ? hist.bins : [];
+  title.textContent = hist && bins.length ? `Articles ${BUCKET_WORDS[hist.bucket] || ""}` : "Articles over time";
+  box.setAttribute("aria-label", title.textContent);
+  if (!bins.length) {
+    box.append(el("p", { class: "note", text: "No dated articles." }));
+    return;
+  }
+  const max = Math.max(1, ...bins.map((b) => b.count));
+  const bars = el("div", { class: "bars", role: "list" });
+  for (const b of bins) {
+    const span = b.label === b.start ? b.start : `${b.label} (${b.start} to ${b.end})`;
+    if (!b.count) {
+      bars.append(el("span", { class: "gap", role: "listitem", "aria-label": `${span}: none`, title: `${b.label}: 0` }));
+      continue;
+    }
+    const bar = el("button", {
+      type: "button", role: "listitem", class: "bar", title: `${b.label}: ${b.count}`,
+      "aria-label": `${span}: ${b.count} articles`, "data-start": b.start,
       onclick: () => {
-        let next = withFilter(params, "since", d.value);
-        next = withFilter(next, "until", nextDay(d.value));
+        let next = withFilter(params, "since", b.start);
+        next = withFilter(next, "until", b.end);
         navigate(searchUrl(next));
       },
     });
-    b.style.height = `${Math.max(4, Math.round((d.count / max) * 100))}%`;
-    box.append(b);
+    bar.style.height = `${Math.max(4, Math.round((b.count / max) * 100))}%`;
+    bars.append(bar);
   }
-}
-
-function nextDay(iso) {
-  const t = new Date(`${iso}T00:00:00Z`);
-  t.setUTCDate(t.getUTCDate() + 1);
-  return t.toISOString().slice(0, 10);
+  // Labels: the first and last bucket and a few evenly spaced between them.
+  const axis = el("div", { class: "axis", "aria-hidden": "true" });
+  const ticks = Math.min(bins.length, 4);
+  const seen = new Set();
+  for (let t = 0; t < ticks; t++) {
+    const i = ticks === 1 ? 0 : Math.round((t * (bins.length - 1)) / (ticks - 1));
+    if (seen.has(i)) continue;
+    seen.add(i);
+    const pos = ((i + 0.5) / bins.length) * 100;
+    const tick = el("span", { class: "tick", text: bins[i].label });
+    tick.style.left = `${pos}%`;
+    if (t === 0) tick.classList.add("first");
+    if (t === ticks - 1 && ticks > 1) tick.classList.add("last");
+    axis.append(tick);
+  }
+  box.append(bars, axis);
 }
 
 // Equirectangular, scaled by cos(27°) so Libya keeps its shape.
@@ -513,6 +560,7 @@ function ruleFromForm(form) {
     query: String(data.get("query") || ""),
     channels: list(data.get("channels"), /\n/),
     languages: list(data.get("languages"), /,/),
+    force: data.get("force") === "on",
   };
 }
 
