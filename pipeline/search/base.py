@@ -138,11 +138,19 @@ class SearchBackend(Protocol):
 
 
 def open_backend(settings: Settings) -> SearchBackend:
-    """The backend the settings name; imported lazily so sqlite needs no ES client."""
+    """The backend the settings name; imported lazily so one backend needs no other's client."""
     if settings.search_backend == "elasticsearch":
         from pipeline.search.elastic import ElasticsearchBackend
 
         return ElasticsearchBackend(settings)
-    from pipeline.search.sqlite import SqliteBackend
+    if settings.search_backend == "sqlite":
+        from pipeline.search.sqlite import SqliteBackend
 
-    return SqliteBackend(settings.search_db_path)
+        return SqliteBackend(settings.search_db_path, timeout=settings.search_timeout)
+    from pipeline.search.tantivy import TantivyBackend
+
+    return TantivyBackend(
+        settings.search_index_dir,
+        timeout=settings.search_timeout,
+        lock_timeout=settings.index_lock_timeout,
+    )
