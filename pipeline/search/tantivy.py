@@ -666,13 +666,19 @@ class TantivyBackend:
         return rows, int(res.count or 0)
 
     def _ordered(
-        self, searcher: tantivy.Searcher, rows: list[tuple[float, int, Any]]
+        self, searcher: tantivy.Searcher, rows: list[tuple[float, int, Any]], date: bool
     ) -> list[tuple[float, int, str, Any]]:
-        """Exact order (score desc, date desc, id asc) within what was fetched."""
+        """The fetched rows with their stored documents, in the backend's order.
+
+        Relevance keeps Tantivy's order (score desc, then index order: one
+        total order per snapshot, so offset pages never overlap); the date
+        sort is newest first, then id, as on the other backends.
+        """
         out = [(s, p, searcher.doc(a), a) for s, p, a in rows]
-        out = [(s, p, d["id"][0], (a, d)) for s, p, d, a in out]
-        out.sort(key=lambda r: (-r[0], -r[1], r[2]))
-        return out
+        ordered = [(s, p, d["id"][0], (a, d)) for s, p, d, a in out]
+        if date:
+            ordered.sort(key=lambda r: (-r[1], r[2]))
+        return ordered
 
     def _date_ties(
         self, searcher: tantivy.Searcher, query: tantivy.Query, rows: list[tuple[float, int, Any]]
@@ -703,7 +709,7 @@ class TantivyBackend:
             rows, total = self._ranked(searcher, query, request.sort, want)
             if request.sort == "date" and len(rows) == want:
                 rows = self._date_ties(searcher, query, rows)
-            ordered = self._ordered(searcher, rows)
+            ordered = self._ordered(searcher, rows, request.sort == "date")
             page = ordered[offset : offset + limit]
             more = len(ordered) > offset + limit
             others: dict[str, int] = {}
@@ -725,7 +731,7 @@ class TantivyBackend:
             if sort == "date" and len(rows) == k and k < matches:
                 rows = self._date_ties(searcher, query, rows)
             nums = searcher.fast_field_values("story_num", [a for _, _, a in rows]) if rows else []
-            ordered = self._ordered(searcher, rows)
+            ordered = self._ordered(searcher, rows, sort == "date")
             num_of = {id(a): n for (_, _, a), n in zip(rows, nums, strict=True)}
             best: dict[int, tuple[float, int, str, Any]] = {}
             for r in ordered:
@@ -733,7 +739,7 @@ class TantivyBackend:
             if len(best) > offset + limit or k >= matches:
                 break
             k = min(k * 4, matches)
-        firsts = sorted(best.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[1][2]))
+        firsts = list(best.items())  # insertion order is the ranking order
         page_items = firsts[offset : offset + limit]
         total = self._story_count(searcher, query, matches)
         others: dict[str, int] = {}
