@@ -560,3 +560,15 @@ def test_doc_from_article_fills_entity_fields() -> None:
     assert doc.story_id == "s1" and doc.ingested_at == INGESTED
     arabic = doc_from_article(ARTICLES[8], INGESTED)
     assert "سرت" in arabic.text_norm and "سِرت" in arabic.text
+
+
+def test_time_budget_interrupts_a_slow_search(tmp_path: Path) -> None:
+    from search_corpus import generate_docs
+
+    b = SqliteBackend(tmp_path / "budget.db", resolve=resolve, timeout=0.000001)
+    b.upsert(generate_docs(300, seed=1))
+    with pytest.raises(QueryError, match="too broad: it took longer than"):
+        b.search(SearchRequest(query="mobili* OR Sirte OR Tripoli", facets=True, collapse=True))
+    b.timeout = 30  # the same connection answers the next search normally
+    assert b.search(SearchRequest(query="forces", facets=True)).total > 0
+    b.close()

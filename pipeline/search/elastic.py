@@ -606,7 +606,7 @@ class ElasticsearchBackend:
             "size": limit,
             "track_total_hits": True,
             "source_includes": [*HIT_SOURCE, *HIT_SOURCE_EXTRA],
-            "timeout": f"{int(self.timeout * 1000)}ms",
+            "timeout": f"{max(int(self.timeout * 1_000_000), 1)}micros",
         }
         aggs: dict[str, Any] = {}
         if request.collapse:

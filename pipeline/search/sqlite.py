@@ -477,7 +477,7 @@ class SqliteBackend:
     def _budget(self, conn: sqlite3.Connection) -> Iterator[None]:
         """Interrupt a statement that runs past the search time budget (progress handler)."""
         deadline = time.monotonic() + self.timeout
-        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
         try:
             yield
         finally:
