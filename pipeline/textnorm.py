@@ -32,7 +32,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import regex
 import snowballstemmer
 
 _ARABIC_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
@@ -50,6 +49,7 @@ _FOLD = str.maketrans(
         "\u06a9": "\u0643",  # keheh -> kaf
     }
 )
+_FOLD_PAIRS = tuple((chr(k), v) for k, v in _FOLD.items() if chr(k) != v)
 _ARABIC_CHARS = re.compile("[\u0600-\u06ff]")
 
 
@@ -62,7 +62,10 @@ def fold_arabic(text: str) -> str:
     if not has_arabic(text):
         return text
     text = _ARABIC_DIACRITICS.sub("", text).replace(_TATWEEL, "")
-    return text.translate(_FOLD)
+    for src, dst in _FOLD_PAIRS:  # str.replace runs in C; translate() with a dict does not
+        if src in text:
+            text = text.replace(src, dst)
+    return text
 
 
 def normalise_for_search(text: str) -> str:
@@ -76,42 +79,66 @@ def normalise_whitespace(text: str) -> str:
 
 # --------------------------------------------------------------------------- tokens
 
-# The SQLite FTS5 ``unicode61`` rule: letters, digits, private use and marks are
-# token characters, everything else separates tokens. Tatweel (a letter
-# modifier, Lm) is a token character too and is dropped by the folding.
-_TOKEN_RE = regex.compile(r"[\p{L}\p{N}\p{Mn}\p{Co}]+")
+# A token is a run of letters and digits (``str.isalnum``: every L* and N*
+# category), the FTS5 ``unicode61`` rule. Marks are dropped before splitting
+# (after NFD), so a word written with diacritics stays one token. The whole
+# text goes through C-level string operations, not a Python loop per token:
+# this runs for every document indexed.
+_TOKEN_RE = re.compile(r"[^\W_]+")
+# Spans in the text as written also take the marks (and tatweel) inside a word.
+# Combining marks dropped from every token (Arabic ones go in fold_arabic).
+_MARK_CHARS = (
+    "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"
+    "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+)
+_MARKS = re.compile(f"[{_MARK_CHARS}]")
+_SPAN_RE = re.compile(f"(?:[^\\W_]|[{_MARK_CHARS}\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed])+")
+
+
+def _strip_marks(text: str) -> str:
+    """Drop combining marks (Latin accents and the like) after NFD, then recompose."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    if not _MARKS.search(decomposed):
+        return text
+    return unicodedata.normalize("NFC", _MARKS.sub("", decomposed))
+
+
+def _nfkc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
+def fold_text(text: str) -> str:
+    """The exact indexed form of a whole text: NFKC, Arabic folding, lower case, no marks."""
+    if text.isascii():
+        return text.lower()
+    return _strip_marks(fold_arabic(_nfkc(text)).lower())
+
+
+def tokens(text: str) -> list[str]:
+    """The exact indexed forms of ``text``'s tokens, in order."""
+    return _TOKEN_RE.findall(fold_text(text))
 
 
 @lru_cache(maxsize=200_000)
 def fold_token(raw: str) -> str:
-    """One token as written -> its exact indexed form (folded, lower-case, no marks)."""
-    text = fold_arabic(unicodedata.normalize("NFKC", raw))
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    return unicodedata.normalize("NFC", stripped)
+    """One token as written -> its exact indexed form (may hold several tokens, rarely)."""
+    return fold_text(raw)
 
 
 def token_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, exact form) of every token, offsets into ``text`` as written.
 
-    A raw span whose folded form splits into several tokens (a compatibility
-    character that NFKC expands, say) yields each part with the span of the whole.
+    The same tokens as :func:`tokens`, for snippets: a written span whose
+    folded form splits into several tokens (a compatibility character that
+    NFKC expands, say) yields each part with the span of the whole.
     """
     out: list[tuple[int, int, str]] = []
-    for m in _TOKEN_RE.finditer(text):
-        folded = fold_token(m.group())
-        if not folded:
-            continue
-        if _TOKEN_RE.fullmatch(folded):
-            out.append((m.start(), m.end(), folded))
-        else:
-            out.extend((m.start(), m.end(), part) for part in _TOKEN_RE.findall(folded))
+    for m in _SPAN_RE.finditer(text):
+        parts = _TOKEN_RE.findall(fold_token(m.group()))
+        out.extend((m.start(), m.end(), part) for part in parts)
     return out
-
-
-def tokens(text: str) -> list[str]:
-    """The exact indexed forms of ``text``'s tokens, in order."""
-    return [t for _, _, t in token_spans(text)]
 
 
 # --------------------------------------------------------------------------- stemming
@@ -150,15 +177,32 @@ def stem_english(token: str) -> str:
     return word
 
 
-@lru_cache(maxsize=500_000)
-def stem(token: str) -> str:
-    """The stem of one exact token (from :func:`tokens`); never empty."""
+_STEMS: dict[str, str] = {}
+_MAX_STEMS = 1_000_000
+
+
+def _stem(token: str) -> str:
     if has_arabic(token):
-        return stem_arabic(token) or token
-    if _LATIN.match(token):
-        return stem_english(token) or token
-    return token
+        out = stem_arabic(token) or token
+    elif _LATIN.match(token):
+        out = stem_english(token) or token
+    else:
+        out = token
+    if len(_STEMS) < _MAX_STEMS:
+        _STEMS[token] = out
+    return out
+
+
+def stem(token: str) -> str:
+    """The stem of one exact token (from :func:`tokens`); never empty. Memoised."""
+    return _STEMS.get(token) or _stem(token)
+
+
+def stem_all(toks: list[str]) -> list[str]:
+    """Stems of many tokens (the indexing hot path: one dict look-up each)."""
+    get = _STEMS.get
+    return [get(t) or _stem(t) for t in toks]
 
 
 def stems(text: str) -> list[str]:
-    return [stem(t) for t in tokens(text)]
+    return stem_all(tokens(text))

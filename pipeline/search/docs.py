@@ -21,7 +21,7 @@ from datetime import datetime
 
 from pipeline.models import Article
 from pipeline.search.base import SearchDoc
-from pipeline.textnorm import normalise_for_search, stem, tokens
+from pipeline.textnorm import normalise_for_search, stem_all, tokens
 
 ACTOR_TYPES = ("armed_group", "foreign_actor", "person")
 
@@ -70,5 +70,5 @@ def token_fields(doc: SearchDoc) -> dict[str, str]:
     for name, text in (("title", doc.title), ("text", doc.text)):
         toks = tokens(text)
         out[f"{name}_tok"] = " ".join(toks)
-        out[f"{name}_stem"] = " ".join(stem(t) for t in toks)
+        out[f"{name}_stem"] = " ".join(stem_all(toks))
     return out

@@ -501,8 +501,9 @@ class TantivyBackend:
             return report
         with self._lock, writer_lock(self.lock_file, self.lock_timeout, "index"):
             index = self._fresh()
+            big = len(batch) >= 1000  # a bulk load uses both indexing threads
             try:
-                writer = index.writer(WRITER_HEAP, 1)
+                writer = index.writer(REBUILD_HEAP if big else WRITER_HEAP, 2 if big else 1)
             except ValueError as exc:
                 raise BackendUnavailable(f"cannot write the search index: {exc}") from None
             try:
