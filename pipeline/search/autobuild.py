@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 
 
 def build_from_state(settings: Settings, backend: SearchBackend) -> int:
-    """Fill a just-created index from every stored article; 0 when state is empty."""
+    """Fill a just-created index from every stored article.
+
+    Only when state says articles were indexed (into the backend used
+    before); a new install, whose articles are all pending, is left to the
+    ingest's own index stage. Returns the articles indexed (0: nothing done).
+    """
     from pipeline.progress import RichProgress
     from pipeline.run import reindex
     from pipeline.store import open_store
@@ -29,9 +34,10 @@ def build_from_state(settings: Settings, backend: SearchBackend) -> int:
     store = open_store(settings)
     try:
         total = store.count_articles()
+        indexed_elsewhere = total - store.count_pending_index()
     finally:
         store.close()
-    if not total:
+    if not indexed_elsewhere:  # a new install: the ingest's own index stage fills it
         return 0
     console = Console(stderr=True)
     console.print(
