@@ -216,3 +216,20 @@ def test_kill_9_mid_write_leaves_the_last_commit(backend: TantivyBackend, mode: 
     assert sorted(p.name for p in again.root.glob("v*")) == [
         (again.root / "CURRENT").read_text().strip()
     ]
+
+
+def test_an_index_of_an_older_layout_is_replaced_and_flagged_for_a_build(tmp_path: Path) -> None:
+    import tantivy
+
+    root = tmp_path / "search-index"
+    (root / "v1").mkdir(parents=True)
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("old_field", stored=True)
+    old = tantivy.Index(sb.build(), path=str(root / "v1"))
+    w = old.writer(15_000_000, 1)
+    w.commit()
+    w.wait_merging_threads()
+    (root / "CURRENT").write_text("v1\n")
+    b = TantivyBackend(root)
+    assert b.created and (root / "CURRENT").read_text().strip() == "v2"
+    assert sorted(b.upsert(docs()).indexed) == sorted(ALL_IDS)

@@ -117,8 +117,9 @@ ID_NUM_MAX = 2**63 - 1
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, fast=True, tokenizer_name="raw")
-    sb.add_text_field("hit", stored=True, tokenizer_name="raw", index_option="basic")
-    sb.add_text_field("body", stored=True, tokenizer_name="raw", index_option="basic")
+    # stored, not indexed: what a hit shows (JSON) and the text snippets are cut from
+    sb.add_bytes_field("hit", stored=True, indexed=False)
+    sb.add_bytes_field("body", stored=True, indexed=False)
     for name in TEXT_INDEX_FIELDS:
         sb.add_text_field(name, tokenizer_name="nw_ws", index_option="position")
     for name in (*KEYWORD_INDEX_FIELDS.values(), "source", "day"):
@@ -148,8 +149,8 @@ def to_document(doc: SearchDoc) -> tantivy.Document:
         "events": list(doc.events),
         "entities": list(doc.entity_records),
     }
-    d.add_text("hit", json.dumps(hit, ensure_ascii=False, separators=(",", ":")))
-    d.add_text("body", doc.text)
+    d.add_bytes("hit", json.dumps(hit, ensure_ascii=False, separators=(",", ":")).encode())
+    d.add_bytes("body", doc.text.encode())
     for name, value in token_fields(doc).items():
         d.add_text(name, value)
     if doc.source:
@@ -429,9 +430,13 @@ class TantivyBackend:
             except OSError as exc:
                 raise BackendUnavailable(f"cannot create {self.root}: {exc}") from None
             name = self._read_current()
+            if name is not None and not self._schema_matches(name):
+                name = None  # an index of an older layout: start a new generation
             if name is None:
                 with writer_lock(self.lock_file, self.lock_timeout, "create"):
                     name = self._read_current()
+                    if name is not None and not self._schema_matches(name):
+                        name = None
                     if name is None:
                         name = self._next_generation()
                         index = self._open(name)
@@ -441,6 +446,15 @@ class TantivyBackend:
                         self._write_current(name)
                         self.created = True
             self._switch(name)
+
+    def _schema_matches(self, name: str) -> bool:
+        try:
+            tantivy.Index(self.schema, path=str(self.root / name), reuse=True)
+        except ValueError as exc:
+            if "schema does not match" in str(exc):
+                return False
+            raise BackendUnavailable(f"cannot open the search index: {exc}") from None
+        return True
 
     def _next_generation(self) -> str:
         nums = [int(p.name[1:]) for p in self.root.glob("v*") if p.name[1:].isdigit()]
@@ -783,8 +797,8 @@ class TantivyBackend:
         nodes = positive_nodes(node)
         hits = []
         for score, _pkey, doc_id, (_addr, stored) in page:
-            rec = json.loads(stored["hit"][0])
-            text = stored["body"][0] if stored["body"] else ""
+            rec = json.loads(bytes(stored["hit"][0]))
+            text = bytes(stored["body"][0]).decode() if stored["body"] else ""
             hits.append(
                 SearchHit(
                     id=doc_id,
