@@ -1,6 +1,6 @@
 """Alerts benchmark: rule evaluation throughput, and feed-to-channel latency.
 
-    .venv/bin/python benchmarks/alerts_bench.py                     # both parts, both backends
+    .venv/bin/python benchmarks/alerts_bench.py                     # both parts, every backend
     .venv/bin/python benchmarks/alerts_bench.py --rules 200 --articles 200
     .venv/bin/python benchmarks/alerts_bench.py --backends sqlite --skip-latency
 
@@ -137,7 +137,7 @@ def bench_evaluation(backend_name: str, n_rules: int, n_articles: int, es_url: s
 
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"search_backend": backend_name}
         index = f"nwbench-alerts-{uuid.uuid4().hex[:8]}"
         if backend_name == "elasticsearch":
             extra = {
@@ -224,7 +224,7 @@ def bench_latency(runs: int, backend_name: str, es_url: str) -> dict:
                 feeds.write_text(
                     f"feeds:\n  - {{name: bench, url: '{server.url}/bench/feed.rss', lang: en}}\n"
                 )
-                extra: dict[str, Any] = {}
+                extra: dict[str, Any] = {"search_backend": backend_name}
                 if backend_name == "elasticsearch":
                     extra = {
                         "search_backend": "elasticsearch",
@@ -288,7 +288,7 @@ def main() -> None:
     p.add_argument("--rules", type=int, default=1000)
     p.add_argument("--articles", type=int, default=1000)
     p.add_argument("--latency-runs", type=int, default=5)
-    p.add_argument("--backends", default="sqlite,elasticsearch")
+    p.add_argument("--backends", default="tantivy,sqlite,elasticsearch")
     p.add_argument(
         "--es-url",
         default=os.environ.get("NEWSWATCH_TEST_ELASTICSEARCH_URL", "http://127.0.0.1:9200"),

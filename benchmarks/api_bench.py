@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/api_bench.py --n 20000       # quicker
     .venv/bin/python benchmarks/api_bench.py --backends sqlite --no-browser
 
-1. N generated articles are indexed into each backend (SQLite FTS5; the local
+1. N generated articles are indexed into each backend (Tantivy, SQLite FTS5; the local
    test Elasticsearch from ``scripts/elasticsearch.sh start``,
    ``NEWSWATCH_TEST_ELASTICSEARCH_URL`` or ``--es-url``).
 2. The app runs on uvicorn on 127.0.0.1; 1, 8 and 32 concurrent clients send
@@ -244,7 +244,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="generated articles")
     parser.add_argument("--requests", type=int, default=320, help="requests per level")
-    parser.add_argument("--backends", default="sqlite,elasticsearch")
+    parser.add_argument("--backends", default="tantivy,sqlite,elasticsearch")
     parser.add_argument("--es-url", default=os.environ.get("NEWSWATCH_TEST_ELASTICSEARCH_URL"))
     parser.add_argument("--pool", type=int, default=4, help="NEWSWATCH_API_BACKEND_POOL")
     parser.add_argument("--no-browser", action="store_true")
@@ -252,8 +252,8 @@ def main() -> None:
     print(f"# API benchmark: {args.n:,} articles, pool {args.pool}, query mix of 10")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.backends.split(","):
-            if name == "sqlite":
-                bench_backend(load_settings(data_dir=Path(tmp) / "sqlite"), args)
+            if name in ("tantivy", "sqlite"):
+                bench_backend(load_settings(data_dir=Path(tmp) / name, search_backend=name), args)
             elif name == "elasticsearch":
                 index_name = f"nwbench-api-{uuid.uuid4().hex[:8]}"
                 settings = load_settings(

@@ -250,7 +250,9 @@ def watch(
 QUERY_HELP = (
     'Lucene syntax: terms, "phrases", AND/OR/NOT, (groups), field:value '
     "(title text source lang event entity person org actor place story), "
-    "published:[2020-01-01 TO 2020-12-31] and ingested:[...] ranges, prefix*"
+    "published:[2020-01-01 TO 2020-12-31] and ingested:[...] ranges, prefix*, "
+    '"words near"~10 proximity. Bare words match their word forms (mobilisation '
+    '= mobilised); "quoted" words match exactly'
 )
 
 

@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     alerts_file: Path = Path("alerts.yaml")
 
     # --- search
-    search_backend: Literal["sqlite", "elasticsearch"] = "sqlite"
+    search_backend: Literal["tantivy", "sqlite", "elasticsearch"] = "tantivy"
+    search_timeout: float = Field(10.0, gt=0)  # seconds a search may take ("too broad")
+    index_lock_timeout: float = Field(120.0, gt=0)  # seconds a writer waits for another
     elasticsearch_url: Annotated[list[str], NoDecode] = ["http://127.0.0.1:9200"]
     elasticsearch_index: str = "newswatch"
     elasticsearch_api_key: str | None = None
@@ -94,6 +96,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite_state(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def search_index_dir(self) -> Path:
+        """Where the embedded Tantivy index lives: beside the state, in the data dir."""
+        return self.data_dir / "search-index"
 
     @property
     def search_db_path(self) -> Path:

@@ -19,13 +19,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.config import Settings
 from pipeline.errors import BackendUnavailable
 from pipeline.models import Article, Failure, FeedItem, FeedSource, Page
 from pipeline.store import Store, open_store
 from pipeline.store.db import PERMANENT_REASONS, article_from_row
+
+if TYPE_CHECKING:
+    from pipeline.search.base import SearchBackend
 
 MAX_FAILURE_DETAILS = 200
 OFFLINE_PROBLEM = "all_feeds_failed"
@@ -731,16 +734,30 @@ def check_index(settings: Settings) -> dict[str, int]:
         store.close()
 
 
-def reindex(settings: Settings, progress: Progress | None = None) -> int:
-    """Rebuild the search index from state and switch to it with no empty moment."""
+def reindex(
+    settings: Settings,
+    progress: Progress | None = None,
+    backend: SearchBackend | None = None,
+    pending_first: bool = False,
+) -> int:
+    """Rebuild the search index from state and switch to it with no empty moment.
+
+    ``pending_first`` (the first build of a new, empty index) marks every
+    article pending before the build, so a build killed halfway leaves them
+    to the next ingest instead of counting them as indexed.
+    """
     from pipeline.search.base import SearchRequest, open_backend
     from pipeline.search.docs import doc_from_article
 
     progress = progress or NoProgress()
     store = open_store(settings)
-    backend = open_backend(settings)
+    own = backend is None
+    if backend is None:
+        backend = open_backend(settings, build=False)
     try:
         backend.ensure_ready()
+        if pending_first:
+            store.mark_all_pending_index()
         total = store.count_articles()
         progress.start("reindex", total)
 
@@ -758,5 +775,6 @@ def reindex(settings: Settings, progress: Progress | None = None) -> int:
         progress.done("reindex")
         return n
     finally:
-        backend.close()
+        if own:
+            backend.close()
         store.close()

@@ -200,7 +200,7 @@ def test_export_broken_query_is_422_before_streaming(client: TestClient) -> None
 
 def test_health_reports_run_feeds_backlog(client: TestClient) -> None:
     body = client.get("/api/health").json()
-    assert body["status"] == "ok" and body["backend"] == "sqlite"
+    assert body["status"] == "ok" and body["backend"] == "tantivy"
     assert body["articles"] > 10 and body["pending_index"] == 0
     assert body["last_run"]["run_id"]
     names = {f["name"] for f in body["feeds"]}

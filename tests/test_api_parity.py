@@ -1,7 +1,7 @@
 """The API answers the same ids, in the same order, as ``newswatch search --json``.
 
-Over the ingested demo corpus, for 25 queries covering every part of the
-query language, on the SQLite backend and on the test Elasticsearch. The CLI
+Over the ingested demo corpus, for 27 queries covering every part of the
+query language, on Tantivy, on SQLite FTS5 and on the test Elasticsearch. The CLI
 runs as a subprocess (what a user runs); the API runs on a real uvicorn
 server on 127.0.0.1.
 """
@@ -52,6 +52,8 @@ QUERIES = [
     "Tarhuna",
     "Libya -Sirte",
     "place:Tripoli AND published:>=2020-06-01",
+    '"forces Sirte"~10',
+    "مرتزقة",
 ]
 LIMIT = 50
 
@@ -97,8 +99,9 @@ def check_parity(settings: Settings) -> None:
     assert len(answered) >= 20, f"too few queries found anything: {answered}"
 
 
-def test_api_matches_cli_on_sqlite(tmp_path: Path) -> None:
-    settings, _ = ingest_demo(tmp_path / "data")
+@pytest.mark.parametrize("backend", ["tantivy", "sqlite"])
+def test_api_matches_cli_on_an_embedded_backend(tmp_path: Path, backend: str) -> None:
+    settings, _ = ingest_demo(tmp_path / "data", search_backend=backend)
     check_parity(settings)
 
 

@@ -13,7 +13,9 @@ from pipeline.errors import ConfigError
 def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("NEWSWATCH_HOST_DELAY")
     s = load_settings()
-    assert s.search_backend == "sqlite"
+    assert s.search_backend == "tantivy"
+    assert s.search_index_dir == tmp_path / "data" / "search-index"
+    assert s.search_timeout == 10.0 and s.index_lock_timeout == 120.0
     assert s.host_delay == 1.0
     assert s.resolved_database_url == f"sqlite:///{(tmp_path / 'data' / 'newswatch.db').as_posix()}"
     assert s.search_db_path == tmp_path / "data" / "newswatch.db"

@@ -320,7 +320,7 @@ def test_rules_and_feed_health_pages(page: Any, site: dict[str, Any]) -> None:
     page.locator("nav a", has_text="Feed health").click()
     page.locator("#feeds-table tbody tr").first.wait_for()
     assert page.locator("#feeds-table tbody tr", has_text="benghazi-bulletin").count() == 1
-    assert page.locator("#health-summary").get_by_text("sqlite").count() == 1
+    assert page.locator("#health-summary").get_by_text("tantivy").count() == 1
     page.screenshot(path=str(ARTIFACTS / "page-10-feed-health.png"), full_page=True)
 
 

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from pipeline.search.query import tokens
+from pipeline.textnorm import stem
 
 SNIPPET_CHARS = 320
 PLACE_TYPES = ("place",)
@@ -79,7 +80,7 @@ def token_spans(text: str) -> Iterator[tuple[int, int, str]]:
 def _term_matches(term: str, token: str) -> bool:
     if term.endswith("*"):
         return token.startswith(term[:-1])
-    return token == term
+    return token == term or stem(token) == term  # bare query words come as stems
 
 
 def find_matches(

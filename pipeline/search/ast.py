@@ -24,21 +24,37 @@ ALL_FIELDS = (*TEXT_FIELDS, *KEYWORD_FIELDS, *DATE_FIELDS)
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One word (already normalised with textnorm.normalise_for_search, lower-cased).
+    """One word, as the shared tokenizer (``textnorm``) indexes it.
 
-    ``fields`` is ("title", "text") for a bare term. ``prefix`` is True for a
-    trailing wildcard (``mobili*``); leading wildcards are refused at parse time.
+    ``fields`` is ("title", "text") for a bare term. A bare word matches on
+    its stem (``value`` is ``textnorm.stem`` of the token, ``exact`` False); a
+    quoted word and a trailing wildcard (``mobili*``, ``prefix`` True) match
+    the exact token forms (``exact`` True). Leading wildcards are refused at
+    parse time.
     """
 
     fields: tuple[str, ...]
     value: str
     prefix: bool = False
+    exact: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
+    """Words in a row; or, with ``slop`` N > 0, words within N of each other.
+
+    A quoted phrase matches exact token forms (``exact`` True, ``words`` are
+    exact tokens). A word the tokenizer splits (``al-Wasat``) and a proximity
+    query (``"forces Sirte"~10``) match stems. Proximity is unordered: every
+    word occurs with at most ``slop`` other tokens between the first and the
+    last of them (SQLite FTS5 ``NEAR`` semantics, which the other backends
+    reproduce).
+    """
+
     fields: tuple[str, ...]
-    words: tuple[str, ...]  # normalised, lower-cased tokens
+    words: tuple[str, ...]
+    exact: bool = True
+    slop: int = 0
 
 
 @dataclass(frozen=True, slots=True)

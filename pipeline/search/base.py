@@ -137,12 +137,35 @@ class SearchBackend(Protocol):
     def close(self) -> None: ...
 
 
-def open_backend(settings: Settings) -> SearchBackend:
-    """The backend the settings name; imported lazily so sqlite needs no ES client."""
+def open_backend(settings: Settings, build: bool = True) -> SearchBackend:
+    """The backend the settings name, built from state on its first start.
+
+    Imported lazily, so one backend needs no other's client. ``build``: an
+    embedded index this call had to create (the first start with a new
+    default, or an index of an older layout) is filled from state at once,
+    with a progress bar on stderr (:mod:`pipeline.search.autobuild`).
+    """
+    backend = _construct(settings)
+    if build and getattr(backend, "created", False):
+        from pipeline.search.autobuild import build_from_state
+
+        build_from_state(settings, backend)
+    return backend
+
+
+def _construct(settings: Settings) -> SearchBackend:
     if settings.search_backend == "elasticsearch":
         from pipeline.search.elastic import ElasticsearchBackend
 
         return ElasticsearchBackend(settings)
-    from pipeline.search.sqlite import SqliteBackend
+    if settings.search_backend == "sqlite":
+        from pipeline.search.sqlite import SqliteBackend
 
-    return SqliteBackend(settings.search_db_path)
+        return SqliteBackend(settings.search_db_path, timeout=settings.search_timeout)
+    from pipeline.search.tantivy import TantivyBackend
+
+    return TantivyBackend(
+        settings.search_index_dir,
+        timeout=settings.search_timeout,
+        lock_timeout=settings.index_lock_timeout,
+    )

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from pipeline.models import Article
 from pipeline.search.base import SearchDoc
-from pipeline.textnorm import normalise_for_search
+from pipeline.textnorm import normalise_for_search, stem_all, tokens
 
 ACTOR_TYPES = ("armed_group", "foreign_actor", "person")
 
@@ -57,3 +57,18 @@ def doc_from_article(article: Article, ingested_at: datetime) -> SearchDoc:
         entity_records=[e.record() for e in ents],
         geo=[(e.lat, e.lon) for e in places if e.lat is not None and e.lon is not None],
     )
+
+
+def token_fields(doc: SearchDoc) -> dict[str, str]:
+    """The four token streams every backend indexes, space-joined, from one tokenizer.
+
+    ``*_tok`` holds the exact forms (quoted phrases, wildcards), ``*_stem`` the
+    light stems (bare words, proximity), position for position, so a phrase
+    or proximity query means the same on both.
+    """
+    out: dict[str, str] = {}
+    for name, text in (("title", doc.title), ("text", doc.text)):
+        toks = tokens(text)
+        out[f"{name}_tok"] = " ".join(toks)
+        out[f"{name}_stem"] = " ".join(stem_all(toks))
+    return out

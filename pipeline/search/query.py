@@ -15,8 +15,13 @@ The language is what Kibana users type, parsed with luqum:
 - trailing wildcards (``mobili*``); leading or inner wildcards are refused
   because neither backend can answer them cheaply;
 - a bare ``*`` or an empty query matches everything; ``^boost`` is accepted and
-  ignored (ranking is the backend's business); fuzzy ``~``, proximity and
-  ``/regex/`` are refused with a clear error.
+  ignored (ranking is the backend's business); fuzzy ``~`` and ``/regex/``
+  are refused with a clear error;
+- a bare word matches its light stem (``textnorm.stem``: ``mobilisation``
+  finds ``mobilised``, ``مرتزقة`` finds ``والمرتزقة``); a quoted word or
+  phrase and a wildcard match the exact word forms only;
+- proximity ``"forces Sirte"~10``: the (stemmed) words within 10 words of
+  each other, in any order (at most four words).
 
 Any input string gives either a tree or a :class:`QueryError` with a position:
 no luqum or Python exception escapes :func:`parse_query`.
@@ -26,7 +31,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -34,9 +38,9 @@ from typing import TYPE_CHECKING
 from luqum import tree as lq
 from luqum.exceptions import IllegalCharacterError, ParseError, ParseSyntaxError
 
+from pipeline import textnorm
 from pipeline.errors import QueryError
 from pipeline.search import ast
-from pipeline.textnorm import normalise_for_search
 
 if TYPE_CHECKING:
     from pipeline.search.base import SearchRequest
@@ -44,6 +48,8 @@ if TYPE_CHECKING:
 Resolver = Callable[[str, str], str]
 
 MAX_QUERY_CHARS = 4000
+MAX_NEAR_WORDS = 4  # proximity compiles to one phrase per word order on some backends
+MAX_NEAR_DISTANCE = 100
 ALIASES = {"body": "text", "language": "lang", "date": "published"}
 ENTITY_FIELDS = ("entity", "person", "org", "actor", "place")
 _UNDERSCORED = (*ENTITY_FIELDS, "event")
@@ -56,39 +62,9 @@ _PARSE_LOCK = threading.Lock()
 # --------------------------------------------------------------------------- tokens
 
 
-def _is_token_char(ch: str) -> bool:
-    """The FTS5 ``unicode61 remove_diacritics 2`` rule: letters, digits, private use, marks."""
-    cat = unicodedata.category(ch)
-    return cat[0] in "LN" or cat in ("Co", "Mn")
-
-
 def tokens(text: str) -> list[str]:
-    """Split text the way the index does, and fold each token the way the index does.
-
-    One definition for every backend: the SQLite FTS5 tokenizer (unicode61,
-    remove_diacritics 2) treats letters and digits as token characters and
-    everything else as a separator, lower-cases, and drops diacritics.
-    ``str.lower`` is used rather than ``casefold`` because both engines fold
-    case one character to one character (``ß`` stays ``ß``).
-    """
-    text = normalise_for_search(text)
-    out: list[str] = []
-    buf: list[str] = []
-    for ch in text:
-        if _is_token_char(ch):
-            buf.append(ch)
-        elif buf:
-            out.append("".join(buf))
-            buf = []
-    if buf:
-        out.append("".join(buf))
-    return [t for t in (_fold_token(t) for t in out) if t]
-
-
-def _fold_token(tok: str) -> str:
-    decomposed = unicodedata.normalize("NFD", tok.lower())
-    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    return unicodedata.normalize("NFC", stripped)
+    """Split and fold text the way every index does (see :mod:`pipeline.textnorm`)."""
+    return textnorm.tokens(text)
 
 
 # --------------------------------------------------------------------------- keywords
@@ -269,7 +245,7 @@ class _Builder:
         if isinstance(item, lq.Fuzzy):
             raise self.err("fuzzy search (~) is not supported", item)
         if isinstance(item, lq.Proximity):
-            raise self.err('proximity search ("..."~N) is not supported', item)
+            return self.proximity(item, field)
         if isinstance(item, lq.Regex):
             raise self.err("regular expressions (/.../) are not supported", item)
         if isinstance(item, lq.Range):
@@ -321,10 +297,44 @@ class _Builder:
         if prefix:
             if len(words) > 1:
                 raise self.err("a wildcard works on a single word", item)
-            return ast.Term(fields, words[0], prefix=True)
+            return ast.Term(fields, words[0], prefix=True, exact=True)
+        if quoted:  # exact word forms: "mobilised" does not find "mobilisation"
+            if len(words) == 1:
+                return ast.Term(fields, words[0], exact=True)
+            return ast.Phrase(fields, tuple(words), exact=True)
+        stemmed = tuple(textnorm.stem(w) for w in words)
+        if len(stemmed) == 1:
+            return ast.Term(fields, stemmed[0])
+        return ast.Phrase(fields, stemmed, exact=False)
+
+    def proximity(self, item: lq.Proximity, field: str | None) -> ast.Node | None:
+        """``"forces Sirte"~10``: the words (stemmed) within N of each other, any order."""
+        if not isinstance(item.term, lq.Phrase):
+            raise self.err('proximity needs a quoted phrase, e.g. "forces Sirte"~10', item)
+        if field is not None and field not in ast.TEXT_FIELDS:
+            raise self.err(f"proximity works on text fields, not on '{field}'", item)
+        try:
+            distance = int(item.degree if item.degree is not None else 1)
+        except (TypeError, ValueError):
+            raise self.err("proximity needs a whole number of words after ~", item) from None
+        if not 0 <= distance <= MAX_NEAR_DISTANCE:
+            raise self.err(f"proximity distance must be 0 to {MAX_NEAR_DISTANCE}", item)
+        unescaped = re.sub(r"\\(.)", r"\1", item.term.value[1:-1])
+        words = tuple(textnorm.stem(w) for w in tokens(unescaped))
+        if not words:
+            return None
+        fields = (field,) if field else BOTH_TEXT_FIELDS
         if len(words) == 1:
             return ast.Term(fields, words[0])
-        return ast.Phrase(fields, tuple(words))
+        if len(words) > MAX_NEAR_WORDS:
+            raise self.err(f"proximity works on at most {MAX_NEAR_WORDS} words", item)
+        if distance < len(words) - 2:
+            raise self.err(
+                f"{len(words)} words cannot be within {distance} of each other; "
+                f"use ~{len(words) - 2} or more",
+                item,
+            )
+        return ast.Phrase(fields, words, exact=False, slop=distance)
 
     def check_wildcards(self, item: lq.Term, raw: str) -> bool:
         """True for one trailing ``*``; any other wildcard is a QueryError."""
@@ -486,7 +496,10 @@ def positive_nodes(node: ast.Node) -> list[ast.Term | ast.Phrase]:
 
 
 def positive_terms(node: ast.Node) -> list[str]:
-    """The words (``mobili*`` for a prefix) and phrases (space-joined) to highlight."""
+    """The words (``mobili*`` for a prefix) and phrases (space-joined) to highlight.
+
+    Bare words appear as their stems, quoted ones as written (folded).
+    """
     out: list[str] = []
     for n in positive_nodes(node):
         s = (n.value + ("*" if n.prefix else "")) if isinstance(n, ast.Term) else " ".join(n.words)
