@@ -9,6 +9,7 @@
 #   scripts/cluster.sh start|stop|restart COMPONENT    one component (fault drills, upgrades)
 #   scripts/cluster.sh pid COMPONENT      the pid (= process group) of a running component
 #   scripts/cluster.sh airflow ARGS...    the airflow CLI against this cluster
+#   scripts/cluster.sh purge              after `down`: delete the cluster's data (all of it)
 #   scripts/cluster.sh install-redis      apt-get Debian's redis-server when it is missing
 #
 # Components: postgres (one server, two databases: newswatch state and Airflow's
@@ -495,8 +496,33 @@ down() {
 	log "cluster down"
 }
 
+purge() {
+	# Refuses while anything of the cluster still runs.
+	local name i dir
+	for name in "${COMPONENTS[@]}"; do
+		if [[ "$name" == postgres ]]; then
+			! pg_script status || die "purge: postgres still runs (scripts/cluster.sh down first)"
+		elif [[ "$name" == es[0-9] ]]; then
+			! es_script "$(es_index "$name")" pid >/dev/null 2>&1 || die "purge: $name still runs"
+		elif [[ "$name" == redis ]]; then
+			! redis_running || die "purge: redis still runs"
+		else
+			! group_alive "$name" || die "purge: $name still runs"
+		fi
+	done
+	for i in "${!ES_NODES[@]}"; do
+		dir="$(es_script "$i" rundir)"
+		[[ "$dir" == */run/"${ES_PORTS[$i]}" ]] && rm -rf "$dir"
+	done
+	dir="$(pg_script datadir)"
+	[[ "$dir" == */data-"$PG_PORT" ]] && rm -rf "$dir"
+	rm -rf "$BASE"
+	log "cluster data deleted"
+}
+
 case "${1:-}" in
 up) up ;;
+purge) purge ;;
 down) down ;;
 status) status ;;
 env) cluster_env ;;
@@ -520,7 +546,7 @@ airflow)
 	;;
 install-redis) install_redis ;;
 *)
-	printf 'usage: %s up|down|status|env|start|stop|restart COMPONENT|pid COMPONENT|airflow ARGS|install-redis\n' "$0" >&2
+	printf 'usage: %s up|down|status|purge|env|start|stop|restart COMPONENT|pid COMPONENT|airflow ARGS|install-redis\n' "$0" >&2
 	exit 2
 	;;
 esac

@@ -6,6 +6,7 @@
 #   scripts/elasticsearch.sh url      print the URL
 #   scripts/elasticsearch.sh status   exit 0 if the node answers a yellow/green health
 #   scripts/elasticsearch.sh pid      print the node's pid (exit 1 when it is not running)
+#   scripts/elasticsearch.sh rundir   print the node's folder (data, logs, pid file)
 #
 # Why the integ-test zip: it is the smallest official build on Maven Central
 # (no bundled JDK, no x-pack), enough for the query DSL the backend uses.
@@ -226,6 +227,7 @@ stop) stop ;;
 url) printf '%s\n' "$URL" ;;
 status) healthy ;;
 pid) pid_alive && cat "$PIDFILE" ;;
+rundir) printf '%s\n' "$RUN" ;;
 *)
 	printf 'usage: %s start|stop|url|status\n' "$0" >&2
 	exit 2

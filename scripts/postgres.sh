@@ -5,6 +5,7 @@
 #   scripts/postgres.sh stop    stop the cluster started here
 #   scripts/postgres.sh url     print the SQLAlchemy URL
 #   scripts/postgres.sh status  exit 0 if the server accepts connections
+#   scripts/postgres.sh datadir print the server's data folder
 #   scripts/postgres.sh database NAME PASSWORD
 #                               create (once) a role NAME with PASSWORD owning a database
 #                               NAME on the running server (scripts/cluster.sh: Airflow's)
@@ -164,6 +165,7 @@ start) start ;;
 stop) stop ;;
 url) printf '%s\n' "$URL" ;;
 status) status ;;
+datadir) printf '%s\n' "$DATA" ;;
 database)
 	shift
 	database "$@"
