@@ -265,3 +265,38 @@ def test_compose_and_cluster_sh_create_the_same_pool() -> None:
     from pipeline.airflow_tasks import FETCH_POOL, FETCH_POOL_SLOTS
 
     assert FETCH_POOL == "newswatch_fetch" and FETCH_POOL_SLOTS == 4
+
+
+def test_both_stacks_create_the_index_with_three_shards_and_one_replica() -> None:
+    """The settings both stacks give turn into the index template's shard layout."""
+    from pipeline.config import load_settings
+    from pipeline.search.elastic import index_settings
+
+    shared, _ = _cluster_env()
+    compose_env = _load()["x-airflow-common"]["environment"]
+    for env in (shared, {k: _interpolate(v, _example_env()) for k, v in compose_env.items()}):
+        settings = load_settings(
+            elasticsearch_shards=env["NEWSWATCH_ELASTICSEARCH_SHARDS"],
+            elasticsearch_replicas=env["NEWSWATCH_ELASTICSEARCH_REPLICAS"],
+        )
+        layout = index_settings(settings.elasticsearch_shards, settings.elasticsearch_replicas)
+        assert layout == {"number_of_shards": 3, "number_of_replicas": 1}
+    # Unset, one node keeps its old layout: one shard, a replica only where a node allows.
+    default = load_settings()
+    assert index_settings(default.elasticsearch_shards, default.elasticsearch_replicas) == {
+        "number_of_shards": 1,
+        "auto_expand_replicas": "0-1",
+    }
+
+
+def test_bad_shard_settings_are_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.config import load_settings
+    from pipeline.errors import ConfigError
+
+    monkeypatch.setenv("NEWSWATCH_ELASTICSEARCH_SHARDS", "0")
+    with pytest.raises(ConfigError, match="NEWSWATCH_ELASTICSEARCH_SHARDS"):
+        load_settings()
+    monkeypatch.setenv("NEWSWATCH_ELASTICSEARCH_SHARDS", "3")
+    monkeypatch.setenv("NEWSWATCH_ELASTICSEARCH_REPLICAS", "one")
+    with pytest.raises(ConfigError, match="NEWSWATCH_ELASTICSEARCH_REPLICAS"):
+        load_settings()
