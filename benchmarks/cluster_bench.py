@@ -243,8 +243,19 @@ class Cluster:
         return int(self.script("pid", component).strip())
 
     def kill(self, component: str) -> None:
-        """SIGKILL a component's whole process group: the machine it ran on died."""
-        os.killpg(self.pid(component), signal.SIGKILL)
+        """SIGKILL a component and every process under it: the machine it ran on died.
+
+        Walks the process tree, since Airflow runs each task process in a process
+        group of its own.
+        """
+        import psutil
+
+        leader = psutil.Process(self.pid(component))
+        tree = [leader, *leader.children(recursive=True)]
+        os.killpg(leader.pid, signal.SIGKILL)
+        for proc in tree:
+            with suppress(psutil.NoSuchProcess):
+                proc.send_signal(signal.SIGKILL)
 
     def airflow(self, *args: str) -> str:
         return self.script("airflow", *args, timeout=300)

@@ -6,6 +6,7 @@
 #   scripts/cluster.sh down               stop exactly what `up` started (by pid files)
 #   scripts/cluster.sh status             each component and its health; exit 1 if one is down
 #   scripts/cluster.sh env                the environment every Airflow component gets
+#   scripts/cluster.sh components         the component names, one a line
 #   scripts/cluster.sh start|stop|restart COMPONENT    one component (fault drills, upgrades)
 #   scripts/cluster.sh pid COMPONENT      the pid (= process group) of a running component
 #   scripts/cluster.sh airflow ARGS...    the airflow CLI against this cluster
@@ -27,10 +28,14 @@
 # Environment (defaults in brackets): CLUSTER_PG_PORT [55442], CLUSTER_REDIS_PORT
 # [56379], CLUSTER_ES_PORTS [19201,19202,19203] and CLUSTER_ES_TRANSPORT_PORTS
 # [19301,19302,19303], CLUSTER_AIRFLOW_PORT [18080], CLUSTER_SCHEDULER_HEALTH_PORT
-# [18974], CLUSTER_ES_HEAP [384m], CLUSTER_WORKER_CONCURRENCY [2],
-# NEWSWATCH_FETCH_POOL_SLOTS [4], CLUSTER_UP_TIMEOUT seconds [300]. Every
-# NEWSWATCH_* and AIRFLOW__* variable set by the caller reaches the components
-# (feeds file, alert channels, schedule, heartbeat timeouts ...).
+# [18974], CLUSTER_ES_HEAP [384m], CLUSTER_UP_TIMEOUT seconds [300]; and the
+# knobs compose.env.example documents, with the same names and defaults:
+# AIRFLOW_WORKER_CONCURRENCY [2], AIRFLOW_TASK_HEARTBEAT_TIMEOUT [300],
+# AIRFLOW_TASK_QUEUED_TIMEOUT [600], AIRFLOW_DB_PASSWORD, NEWSWATCH_DB_PASSWORD,
+# NEWSWATCH_FETCH_POOL_SLOTS [4], NEWSWATCH_ELASTICSEARCH_SHARDS [3] and _REPLICAS
+# [1], NEWSWATCH_SCHEDULE, NEWSWATCH_FETCH_CONCURRENCY, NEWSWATCH_HOST_DELAY,
+# NEWSWATCH_BATCH_SIZE. Every NEWSWATCH_* and AIRFLOW__* variable set by the
+# caller reaches the components too (feeds file, alert channels ...).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,7 +52,7 @@ IFS=, read -r -a ES_TPORTS <<<"${CLUSTER_ES_TRANSPORT_PORTS:-19301,19302,19303}"
 API_PORT="${CLUSTER_AIRFLOW_PORT:-18080}"
 HEALTH_PORT="${CLUSTER_SCHEDULER_HEALTH_PORT:-18974}"
 ES_HEAP="${CLUSTER_ES_HEAP:-384m}"
-WORKER_CONCURRENCY="${CLUSTER_WORKER_CONCURRENCY:-2}"
+WORKER_CONCURRENCY="${AIRFLOW_WORKER_CONCURRENCY:-2}"
 POOL_SLOTS="${NEWSWATCH_FETCH_POOL_SLOTS:-4}"
 UP_TIMEOUT="${CLUSTER_UP_TIMEOUT:-300}"
 ES_CLUSTER="newswatch-cluster"
@@ -94,8 +99,8 @@ cluster_env() {
 		AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-true}
 		AIRFLOW__CORE__LOAD_EXAMPLES=false
 		AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=true
-		AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT:-300}
-		AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT=${AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT:-600}
+		AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT:-${AIRFLOW_TASK_HEARTBEAT_TIMEOUT:-300}}
+		AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT=${AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT:-${AIRFLOW_TASK_QUEUED_TIMEOUT:-600}}
 		NEWSWATCH_DATABASE_URL=postgresql+psycopg://newswatch:${NEWSWATCH_DB_PASSWORD:-newswatch}@$pg/newswatch
 		NEWSWATCH_SEARCH_BACKEND=elasticsearch
 		AIRFLOW_CONN_NEWSWATCH_ELASTICSEARCH={"conn_type": "http", "host": "127.0.0.1", "port": ${ES_PORTS[0]}, "extra": {"hosts": "$hosts"}}
@@ -105,10 +110,12 @@ cluster_env() {
 		NEWSWATCH_FETCH_CONCURRENCY=${NEWSWATCH_FETCH_CONCURRENCY:-4}
 		NEWSWATCH_HOST_DELAY=${NEWSWATCH_HOST_DELAY:-1}
 		NEWSWATCH_BATCH_SIZE=${NEWSWATCH_BATCH_SIZE:-50}
+		NEWSWATCH_FETCH_POOL_SLOTS=$POOL_SLOTS
 	EOF
 	# Only here, not in compose: one machine hosts what compose spreads over
 	# containers (own filesystem, own hostname, own ports).
 	cat <<-EOF
+		# cluster.sh only
 		AIRFLOW_HOME=$BASE/airflow
 		AIRFLOW__CORE__DAGS_FOLDER=$ROOT/dags
 		AIRFLOW__LOGGING__BASE_LOG_FOLDER=$LOGS/tasks
@@ -140,7 +147,7 @@ load_env() {
 	local line
 	ENV_ARGS=()
 	while IFS= read -r line; do
-		[[ -n "$line" ]] && ENV_ARGS+=("$line")
+		[[ -n "$line" && "$line" != "#"* ]] && ENV_ARGS+=("$line")
 	done < <(cluster_env)
 }
 
@@ -181,15 +188,27 @@ done'
 	log "$name started (pid $!, log $LOGS/$name.log)"
 }
 
-# End a component's whole process group: TERM, then KILL after a grace period.
+# Every descendant of a process, children first found (Airflow puts each task
+# process in a process group of its own, so a group signal does not reach it).
+descendants() {
+	local child
+	for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		printf '%s\n' "$child"
+		descendants "$child"
+	done
+}
+
+# End a component's whole process group: TERM, then KILL after a grace period;
+# then any of its descendants that live in groups of their own.
 end_group() {
-	local name="$1" grace="${2:-30}" file pid
+	local name="$1" grace="${2:-30}" file pid tree
 	file="$(pidfile "$name")"
 	if ! group_alive "$name"; then
 		rm -f "$file"
 		return 0
 	fi
 	pid="$(cat "$file")"
+	tree="$(descendants "$pid")"
 	kill -TERM -- "-$pid" 2>/dev/null || true
 	local deadline=$((SECONDS + grace))
 	while kill -0 -- "-$pid" 2>/dev/null; do
@@ -201,6 +220,12 @@ end_group() {
 		fi
 		sleep 0.3
 	done
+	local left=()
+	for pid in $tree; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
+	if ((${#left[@]})); then
+		log "$name: ending ${#left[@]} leftover task process(es): ${left[*]}"
+		kill -KILL "${left[@]}" 2>/dev/null || true
+	fi
 	rm -f "$file"
 	log "$name stopped"
 }
@@ -460,6 +485,10 @@ wait_healthy() {
 	local name deadline=$((SECONDS + UP_TIMEOUT)) left
 	for name in "$@"; do
 		until component_health "$name" >/dev/null; do
+			if (($(grep -c "restarting in" "$LOGS/$name.log" 2>/dev/null || true) >= 3)); then
+				tail -n 30 "$LOGS/$name.log" >&2 2>/dev/null || true
+				die "$name keeps exiting (see $LOGS/$name.log)"
+			fi
 			if ((SECONDS >= deadline)); then
 				tail -n 30 "$LOGS/$name.log" >&2 2>/dev/null || true
 				die "$name is not healthy after ${UP_TIMEOUT}s (see $LOGS/$name.log)"
@@ -479,8 +508,10 @@ up() {
 	start_redis
 	for i in "${!ES_NODES[@]}"; do ES_WAIT=0 es_script "$i" start >/dev/null; done
 	wait_es_cluster
+	log "servers ready after $((SECONDS - t0)) s"
 	load_env
 	init_airflow
+	log "databases migrated after $((SECONDS - t0)) s"
 	for name in "${AIRFLOW_COMPONENTS[@]}"; do start_component "$name"; done
 	wait_healthy "${AIRFLOW_COMPONENTS[@]}"
 	log "cluster up in $((SECONDS - t0)) s: Airflow http://127.0.0.1:$API_PORT, Elasticsearch $(es_urls)"
@@ -521,6 +552,7 @@ purge() {
 }
 
 case "${1:-}" in
+components) printf '%s\n' "${COMPONENTS[@]}" ;;
 up) up ;;
 purge) purge ;;
 down) down ;;
@@ -546,7 +578,7 @@ airflow)
 	;;
 install-redis) install_redis ;;
 *)
-	printf 'usage: %s up|down|status|purge|env|start|stop|restart COMPONENT|pid COMPONENT|airflow ARGS|install-redis\n' "$0" >&2
+	printf 'usage: %s up|down|status|purge|env|components|start|stop|restart COMPONENT|pid COMPONENT|airflow ARGS|install-redis\n' "$0" >&2
 	exit 2
 	;;
 esac
