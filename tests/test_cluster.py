@@ -222,7 +222,6 @@ def test_worker_killed_mid_fetch_its_tasks_run_on_the_other(story: Story) -> Non
 
 # ---------------------------------------------------------------- 3. an Elasticsearch node stops
 def test_elasticsearch_node_down_yellow_indexing_and_search_go_on(story: Story) -> None:
-    import httpx
 
     url = story.cluster.es_urls()[0]
     story.cluster.script("stop", "es3")
