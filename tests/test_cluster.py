@@ -49,6 +49,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 FIRST_PAGES = 1200
 NEW_PAGES = 150  # per run after the first
 MARKED = 2  # mobilisation stories per publication
+BATCH = 50  # items per mapped fetch task
 RUN_TIMEOUT = 360
 
 
@@ -75,24 +76,66 @@ class Story:
     site: NewsSite
     smtp: SmtpSink
     webhook: WebhookSink
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     hostnames: set[str] = field(default_factory=set)
 
-    def publish_and_wait(self, n: int = NEW_PAGES) -> tuple[datetime, list[str]]:
-        """Publish new items now; -> (when, their URLs)."""
+    def publish(self, n: int = NEW_PAGES) -> datetime:
+        """Publish new items now (pages first, then the feeds); -> when."""
         when = self.cluster.now()
-        return when, self.site.publish(n, marked=MARKED)
+        self.site.publish(n, marked=MARKED)
+        return when
 
-    def next_run(self, after: datetime, timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
-        run = self.cluster.wait_run(after, timeout=timeout)
-        self.runs.append(run)
+    def seen(self, run: dict[str, Any]) -> dict[str, Any]:
+        self.runs[run["run_id"]] = run
         for ti in self.cluster.tries(run["run_id"], "fetch_extract"):
             if ti["hostname"]:
                 self.hostnames.add(ti["hostname"])
         return run
 
+    def active_run_fetching(self, since: datetime, host: str | None = None) -> dict[str, Any]:
+        """A run still going after ``since`` with a fetch task running (on ``host``)."""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline:
+            for run in self.cluster.runs():
+                if run["state"] != "running":
+                    continue
+                for ti in self.cluster.task_instances(run["run_id"], "fetch_extract"):
+                    if ti["state"] == "running" and host in (None, ti["hostname"]):
+                        return run
+            time.sleep(0.3)
+        raise TimeoutError(f"no run fetched on {host or 'any worker'} after {since}")
+
+    def wait_finished(self, run_id: str, timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = next(r for r in self.cluster.runs() if r["run_id"] == run_id)
+            if run["state"] in ("success", "failed"):
+                return self.seen(run)
+            time.sleep(1)
+        raise TimeoutError(f"run {run_id} did not finish within {timeout} s")
+
+    def await_ingested(self, since: datetime, timeout: float = RUN_TIMEOUT) -> None:
+        """Until every published page is in state, through scheduled runs that all succeed.
+
+        New items may land in the run that was already polling when they appeared
+        or in the next one; every run that ends meanwhile must succeed.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            finished = [
+                r
+                for r in self.cluster.runs()
+                if r["state"] in ("success", "failed") and r["end_date"] >= since
+            ]
+            for run in finished:
+                _assert_success(self, self.seen(run))
+            if finished and self.counts()["articles"] == self.site.pages:
+                return
+            time.sleep(2)
+        raise TimeoutError(f"not every page stored {timeout} s after {since}: {self.counts()}")
+
     def counts(self) -> dict[str, int]:
-        """Articles in state, distinct URLs, pending index, documents in the cluster."""
+        """Articles in state, pending index (last run), documents in the cluster."""
         from pipeline.search.base import open_backend
         from pipeline.store import open_store
 
@@ -118,9 +161,9 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     tmp = tmp_path_factory.mktemp("cluster")
     smtp = SmtpSink().start()
     webhook = WebhookSink().start()
-    # 30 ms a page: a fetch task of 25 pages lasts long enough to be interrupted.
+    # 30 ms a page: a fetch task lasts long enough to be interrupted.
     site = NewsSite(hosts=4, feeds=12, delay=0.03).start()
-    env = cluster_environment(tmp, site, [smtp.url, webhook.url], batch_size=25)
+    env = cluster_environment(tmp, site, [smtp.url, webhook.url], batch_size=BATCH)
     cluster = Cluster(env, tmp / "cluster.log")
     try:
         cluster.up()
@@ -168,14 +211,15 @@ def test_status_names_every_component_healthy(story: Story) -> None:
 
 
 def test_first_scheduled_run_stores_everything_on_both_workers(story: Story) -> None:
-    when, _ = story.publish_and_wait(FIRST_PAGES)
+    when = story.publish(FIRST_PAGES)
     story.cluster.airflow("dags", "unpause", "newswatch_alerts")
     story.cluster.airflow("dags", "unpause", "newswatch_ingest")
-    run = story.next_run(when, timeout=600)
-    _assert_success(story, run)
-    assert run["run_type"] == "scheduled"
-    fetches = story.cluster.task_instances(run["run_id"], "fetch_extract")
-    assert len(fetches) == -(-(FIRST_PAGES + MARKED) // 25)
+    first = story.cluster.wait_run(when, ("success", "failed"), timeout=900)
+    story.seen(first)
+    _assert_success(story, first)
+    assert first["run_type"] == "scheduled"
+    fetches = story.cluster.task_instances(first["run_id"], "fetch_extract")
+    assert len(fetches) == -(-(FIRST_PAGES + MARKED) // BATCH)
     assert {ti["hostname"] for ti in fetches} == {"worker1", "worker2"}
     _assert_stored_once(story)
     # The index has the cluster's layout: 3 primaries, 1 replica each.
@@ -189,25 +233,15 @@ def test_first_scheduled_run_stores_everything_on_both_workers(story: Story) -> 
 
 # ---------------------------------------------------------------- 2. a worker dies
 def test_worker_killed_mid_fetch_its_tasks_run_on_the_other(story: Story) -> None:
-    when, _ = story.publish_and_wait()
-    deadline = time.monotonic() + RUN_TIMEOUT
-    victim_run = None
-    while time.monotonic() < deadline and victim_run is None:
-        for run in story.cluster.runs():
-            if run["start_date"] and run["start_date"] >= when and run["state"] == "running":
-                tis = story.cluster.task_instances(run["run_id"], "fetch_extract")
-                if any(t["state"] == "running" and t["hostname"] == "worker1" for t in tis):
-                    victim_run = run
-        time.sleep(0.3)
-    assert victim_run is not None, "no fetch task ran on worker1 to interrupt"
+    when = story.publish()
+    victim = story.active_run_fetching(when, host="worker1")
     story.cluster.kill("worker1")
     killed_at = story.cluster.now()
     try:
-        run = story.next_run(when)
+        run = story.wait_finished(victim["run_id"])
     finally:
         story.cluster.script("start", "worker1")
     _assert_success(story, run)
-    assert run["run_id"] == victim_run["run_id"]
     tries = story.cluster.tries(run["run_id"], "fetch_extract")
     retried = {t["map_index"] for t in tries if t["try_number"] > 1}
     assert retried, f"no fetch task was retried after the kill at {killed_at}: {tries}"
@@ -217,6 +251,7 @@ def test_worker_killed_mid_fetch_its_tasks_run_on_the_other(story: Story) -> Non
     for index in retried:
         assert final[index]["state"] == "success"
         assert final[index]["hostname"] == "worker2", final[index]
+    story.await_ingested(when)
     _assert_stored_once(story)
 
 
@@ -229,9 +264,8 @@ def test_elasticsearch_node_down_yellow_indexing_and_search_go_on(story: Story) 
         # If es3 was the master, the other two elect one first (a few seconds).
         health = _health(url, lambda h: h.get("number_of_nodes") == 2, timeout=60)
         assert health["status"] == "yellow", health  # replicas of es3's shards missing
-        when, _urls = story.publish_and_wait()
-        run = story.next_run(when)
-        _assert_success(story, run)
+        when = story.publish()
+        story.await_ingested(when)
         counts = _assert_stored_once(story)  # indexed with a node down
         # Search answers on the two nodes left.
         from pipeline.search.base import SearchRequest, open_backend
@@ -251,35 +285,36 @@ def test_elasticsearch_node_down_yellow_indexing_and_search_go_on(story: Story) 
 
 # ---------------------------------------------------------------- 4. the scheduler restarts
 def test_scheduler_restarted_mid_run_the_run_completes(story: Story) -> None:
-    when, _ = story.publish_and_wait()
-    running = story.cluster.wait_run(when, ("running",))
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while time.monotonic() < deadline:
-        tis = story.cluster.task_instances(running["run_id"], "fetch_extract")
-        if any(t["state"] in ("running", "success") for t in tis):
-            break
-        time.sleep(0.3)
+    when = story.publish()
+    running = story.active_run_fetching(when)
     story.cluster.script("restart", "scheduler")
-    run = story.next_run(when)
-    assert run["run_id"] == running["run_id"]
+    run = story.wait_finished(running["run_id"])
     _assert_success(story, run)
+    story.await_ingested(when)
     _assert_stored_once(story)
 
 
 # ---------------------------------------------------------------- 5. PostgreSQL restarts
 def test_postgres_restarted_between_runs_next_run_succeeds(story: Story) -> None:
+    # Between runs: wait (a while) for a moment no ingest run is going.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if all(r["state"] != "running" for r in story.cluster.runs()):
+            break
+        time.sleep(0.5)
+    before = {r["run_id"] for r in story.cluster.runs()}
     story.cluster.script("restart", "postgres")
     story.cluster.close()
-    when, _ = story.publish_and_wait()
-    run = story.next_run(when)
-    _assert_success(story, run)
+    when = story.publish()
+    story.await_ingested(when)
+    assert set(story.runs) - before, "no run after the restart"
     _assert_stored_once(story)
 
 
 # ---------------------------------------------------------------- 6. the whole story
 def test_every_run_succeeded_and_each_story_alerted_once(story: Story) -> None:
     assert len(story.runs) >= 5
-    assert all(r["state"] == "success" for r in story.runs)
+    assert all(r["state"] == "success" for r in story.runs.values())
     assert {"worker1", "worker2"} <= story.hostnames
     _assert_stored_once(story)
 
