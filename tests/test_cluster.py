@@ -2,9 +2,9 @@
 
 One module-scoped cluster (PostgreSQL, Redis, three Elasticsearch nodes,
 Airflow 3 with the CeleryExecutor and two workers, all on 127.0.0.1) ingests
-a growing news site (four loopback hosts, twelve feeds) on a one-minute
-schedule. Each test is one step of the story, in file order, and each fault
-gets its own scheduled run:
+a growing news site (~1,800 generated pages over four loopback hosts and
+twelve feeds) on a one-minute schedule. Each test is one step of the story, in
+file order, and each fault gets its own scheduled run:
 
 1. the first scheduled run stores and indexes every page, mapped fetch tasks
    run on both workers, and ``status`` names every component healthy;
