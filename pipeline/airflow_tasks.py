@@ -126,6 +126,18 @@ def batch_size() -> int:
     return int(_env_number("batch_size", DEFAULT_BATCH_SIZE, 1))
 
 
+def worker_hostname() -> str:
+    """The hostname a task instance records (Airflow's ``[core] hostname_callable``).
+
+    ``scripts/cluster.sh`` runs two Celery workers on one machine and names each
+    with ``NEWSWATCH_WORKER_HOSTNAME``, so the task instances show which worker
+    ran them; elsewhere this is the machine's name, as Airflow's default.
+    """
+    import socket
+
+    return os.environ.get("NEWSWATCH_WORKER_HOSTNAME") or socket.getfqdn()
+
+
 # ---------------------------------------------------------------- settings from Airflow
 def elasticsearch_overrides(
     conn_type: str | None,

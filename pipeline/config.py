@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     elasticsearch_password: str | None = None
     elasticsearch_ca_certs: Path | None = None
     elasticsearch_timeout: float = Field(10.0, gt=0)
+    # Index layout for new versioned indices: 1 shard, 0-1 replicas (as many as the
+    # nodes allow) fits one node; a cluster sets e.g. 3 shards and 1 replica.
+    elasticsearch_shards: int = Field(1, ge=1, le=1024)
+    elasticsearch_replicas: int | None = Field(None, ge=0, le=16)
 
     # --- fetching
     allow_hosts: Annotated[list[str], NoDecode] = []

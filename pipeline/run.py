@@ -18,7 +18,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
-from multiprocessing import get_context
+from multiprocessing import current_process, get_context
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.config import Settings
@@ -330,12 +330,17 @@ def pending_item_ids(settings: Settings, limit: int | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------- fetch + extract
-def _worker_pool() -> ProcessPoolExecutor:
+def _worker_pool() -> ProcessPoolExecutor | None:
     """One worker per core for the CPU-bound extraction and tagging.
 
     forkserver, not fork: the parent holds threads (the fetch loop, database
-    connections) that a forked child must not inherit.
+    connections) that a forked child must not inherit. None (work in this
+    process) where this process is daemonic and may not have children: an
+    Airflow task on a Celery prefork worker is one, and the cluster runs one
+    such task per worker slot, which keeps the cores busy anyway.
     """
+    if current_process().daemon:
+        return None
     return ProcessPoolExecutor(
         max_workers=os.cpu_count() or 2, mp_context=get_context("forkserver")
     )

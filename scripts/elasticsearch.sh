@@ -5,6 +5,8 @@
 #   scripts/elasticsearch.sh stop     stop the node started here (by its pid file)
 #   scripts/elasticsearch.sh url      print the URL
 #   scripts/elasticsearch.sh status   exit 0 if the node answers a yellow/green health
+#   scripts/elasticsearch.sh pid      print the node's pid (exit 1 when it is not running)
+#   scripts/elasticsearch.sh rundir   print the node's folder (data, logs, pid file)
 #
 # Why the integ-test zip: it is the smallest official build on Maven Central
 # (no bundled JDK, no x-pack), enough for the query DSL the backend uses.
@@ -12,12 +14,27 @@
 #
 # Environment: ES_VERSION (default 9.5.0), ES_PORT (default 9200),
 # ES_HEAP (default 512m), ES_START_TIMEOUT seconds (default 90).
+#
+# One node of a multi-node cluster (scripts/cluster.sh starts three this way):
+# ES_SEED_HOSTS (comma-separated host:transport-port of the master-eligible
+# nodes; set, it replaces discovery.type=single-node), ES_TRANSPORT_PORT
+# (default 0: any free port), ES_NODE_NAME, ES_CLUSTER_NAME, ES_INITIAL_MASTERS
+# (node names; passed only while this node's data dir is empty, i.e. on the
+# cluster's very first start, as Elasticsearch asks), ES_WAIT=0 (return once
+# the process runs, without waiting for a healthy cluster, which needs a
+# quorum of the other nodes too).
 set -euo pipefail
 
 ES_VERSION="${ES_VERSION:-9.5.0}"
 ES_PORT="${ES_PORT:-9200}"
 ES_HEAP="${ES_HEAP:-512m}"
 ES_START_TIMEOUT="${ES_START_TIMEOUT:-90}"
+ES_TRANSPORT_PORT="${ES_TRANSPORT_PORT:-0}"
+ES_CLUSTER_NAME="${ES_CLUSTER_NAME:-newswatch-test-$ES_PORT}"
+ES_NODE_NAME="${ES_NODE_NAME:-}"
+ES_SEED_HOSTS="${ES_SEED_HOSTS:-}"
+ES_INITIAL_MASTERS="${ES_INITIAL_MASTERS:-}"
+ES_WAIT="${ES_WAIT:-1}"
 ES_USER="newswatch-es"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -127,6 +144,16 @@ start() {
 	download
 	local java_home
 	java_home="$(find_java)"
+	local discovery=(-Ediscovery.type=single-node)
+	if [[ -n "$ES_SEED_HOSTS" ]]; then
+		discovery=(-Ediscovery.seed_hosts="$ES_SEED_HOSTS")
+		# Bootstrapping is for a brand-new cluster only: a node that has joined
+		# once keeps the voting configuration in its data dir.
+		if [[ -n "$ES_INITIAL_MASTERS" && -z "$(ls -A "$RUN/data" 2>/dev/null)" ]]; then
+			discovery+=(-Ecluster.initial_master_nodes="$ES_INITIAL_MASTERS")
+		fi
+	fi
+	[[ -n "$ES_NODE_NAME" ]] && discovery+=(-Enode.name="$ES_NODE_NAME")
 	mkdir -p "$RUN/data" "$RUN/logs" "$RUN/tmp"
 	if ! pid_alive; then
 		local t0=$SECONDS
@@ -136,14 +163,14 @@ start() {
 			ES_TMPDIR="$RUN/tmp" \
 			ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
 			"$HOME_DIR/bin/elasticsearch" -d -p "$PIDFILE" \
-			-Ediscovery.type=single-node \
+			"${discovery[@]}" \
 			-Expack.security.enabled=false \
 			-Enetwork.host=127.0.0.1 \
 			-Ehttp.port="$ES_PORT" \
-			-Etransport.port=0 \
+			-Etransport.port="$ES_TRANSPORT_PORT" \
 			-Epath.data="$RUN/data" \
 			-Epath.logs="$RUN/logs" \
-			-Ecluster.name="newswatch-test-$ES_PORT" \
+			-Ecluster.name="$ES_CLUSTER_NAME" \
 			-Ecluster.routing.allocation.disk.threshold_enabled=false \
 			-Eaction.destructive_requires_name=false \
 			>"$RUN/stdout.log" 2>&1 || {
@@ -152,14 +179,18 @@ start() {
 		}
 		START_T0=$t0
 	fi
+	if [[ "$ES_WAIT" == "0" ]]; then
+		printf '%s\n' "$URL"
+		return 0
+	fi
 	local deadline=$((SECONDS + ES_START_TIMEOUT))
 	until healthy; do
 		if ((SECONDS >= deadline)); then
-			tail -n 40 "$RUN/logs/newswatch-test-$ES_PORT.log" >&2 2>/dev/null || true
+			tail -n 40 "$RUN/logs/$ES_CLUSTER_NAME.log" >&2 2>/dev/null || true
 			die "no healthy cluster on $URL after ${ES_START_TIMEOUT}s"
 		fi
 		if ! pid_alive; then
-			tail -n 40 "$RUN/logs/newswatch-test-$ES_PORT.log" >&2 2>/dev/null || true
+			tail -n 40 "$RUN/logs/$ES_CLUSTER_NAME.log" >&2 2>/dev/null || true
 			die "Elasticsearch exited during start-up (see $RUN/logs)"
 		fi
 		sleep 1
@@ -209,6 +240,8 @@ status)
 		exit 1
 	fi
 	;;
+pid) pid_alive && cat "$PIDFILE" ;;
+rundir) printf '%s\n' "$RUN" ;;
 *)
 	printf 'usage: %s start|stop|url|status\n' "$0" >&2
 	exit 2

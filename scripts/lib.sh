@@ -23,3 +23,18 @@ runtime_dir() {
 		printf '%s\n' "$inside"
 	fi
 }
+
+# Install Debian packages when missing (apt-get; with sudo when not root). The
+# package lists are refreshed only if the first attempt fails.
+apt_install() {
+	local sudo=()
+	command -v apt-get >/dev/null 2>&1 || {
+		printf '%s\n' "apt-get is not available to install: $*" >&2
+		return 1
+	}
+	[[ "$(id -u)" -eq 0 ]] || sudo=(sudo)
+	printf '%s\n' "installing $* with apt-get" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" ||
+		{ "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@"; }
+}

@@ -5,6 +5,10 @@
 #   scripts/postgres.sh stop    stop the cluster started here
 #   scripts/postgres.sh url     print the SQLAlchemy URL
 #   scripts/postgres.sh status  exit 0 if the server accepts connections
+#   scripts/postgres.sh datadir print the server's data folder
+#   scripts/postgres.sh database NAME PASSWORD
+#                               create (once) a role NAME with PASSWORD owning a database
+#                               NAME on the running server (scripts/cluster.sh: Airflow's)
 #
 # The cluster lives in .cache/postgres/ (git-ignored), listens on 127.0.0.1
 # only, and keeps its unix socket in the same folder so it never collides
@@ -126,6 +130,20 @@ start() {
 	printf '%s\n' "$URL"
 }
 
+database() {
+	local name="${1:?database NAME PASSWORD}" password="${2:?database NAME PASSWORD}" bin
+	[[ "$name" =~ ^[a-z_][a-z0-9_]*$ ]] || die "database: '$name' is not a plain lower-case name"
+	[[ "$password" != *"'"* ]] || die "database: the password must not contain a quote"
+	bin="$(find_bin)"
+	ready "$bin" || die "PostgreSQL is not running on 127.0.0.1:$PG_PORT (scripts/postgres.sh start)"
+	if [[ "$(psql_admin "$bin" -c "SELECT 1 FROM pg_roles WHERE rolname='$name'")" != "1" ]]; then
+		psql_admin "$bin" -c "CREATE ROLE $name LOGIN PASSWORD '$password'"
+	fi
+	if [[ "$(psql_admin "$bin" -c "SELECT 1 FROM pg_database WHERE datname='$name'")" != "1" ]]; then
+		psql_admin "$bin" -c "CREATE DATABASE $name OWNER $name"
+	fi
+}
+
 stop() {
 	local bin
 	bin="$(find_installed)"
@@ -157,8 +175,13 @@ start) start ;;
 stop) stop ;;
 url) printf '%s\n' "$URL" ;;
 status) status ;;
+datadir) printf '%s\n' "$DATA" ;;
+database)
+	shift
+	database "$@"
+	;;
 *)
-	printf 'usage: %s start|stop|url|status\n' "$0" >&2
+	printf 'usage: %s start|stop|url|status|database NAME PASSWORD\n' "$0" >&2
 	exit 2
 	;;
 esac

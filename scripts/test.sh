@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, command 2: install the dev dependencies (with Airflow) and the
 # headless browser, start the real servers the tests use (Elasticsearch,
-# PostgreSQL; all on 127.0.0.1), lint, and run the whole test suite.
+# PostgreSQL; all on 127.0.0.1), install Redis for the cluster test (which starts
+# its own cluster with scripts/cluster.sh), lint, and run the whole test suite.
 # Extra arguments go to pytest.
 # With CI=true the servers are required: a test that needs a missing server fails.
 set -euo pipefail
@@ -10,6 +11,8 @@ started=$(date +%s)
 scripts/bootstrap.sh dev,airflow
 scripts/install-browser.sh >&2 || echo "!! chromium could not be installed; the page tests will fail in CI" >&2
 scripts/install-terminal.sh >&2 || echo "!! tmux could not be installed; the terminal tests will fail in CI" >&2
+# The cluster test's Celery broker: Debian's redis-server (scripts/cluster.sh starts it).
+scripts/cluster.sh install-redis >&2 || echo "!! redis-server could not be installed; the cluster test will fail in CI" >&2
 
 if [ "${CI:-}" = "true" ]; then
   export NEWSWATCH_REQUIRE_SERVERS=1

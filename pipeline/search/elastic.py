@@ -124,6 +124,13 @@ def index_mappings() -> dict[str, Any]:
     }
 
 
+def index_settings(shards: int = 1, replicas: int | None = None) -> dict[str, Any]:
+    """Shards and replicas of new indices; no replica count means 0-1, as the nodes allow."""
+    if replicas is None:
+        return {"number_of_shards": shards, "auto_expand_replicas": "0-1"}
+    return {"number_of_shards": shards, "number_of_replicas": replicas}
+
+
 def add_language_fields(mappings: dict[str, Any], analyzers: Iterable[str]) -> dict[str, Any]:
     """Sub-fields ``.en`` / ``.ar`` on the norm fields for the analyzers present."""
     subs = {
@@ -315,6 +322,9 @@ class ElasticsearchBackend:
     ) -> None:
         self.urls = list(settings.elasticsearch_url)
         self.alias = settings.elasticsearch_index
+        self.index_settings = index_settings(
+            settings.elasticsearch_shards, settings.elasticsearch_replicas
+        )
         self.resolve = resolve
         self.client = client or self._client(settings)
         self._ready = False
@@ -401,10 +411,7 @@ class ElasticsearchBackend:
             index_patterns=[self.pattern],
             priority=100,
             template={
-                "settings": {
-                    "number_of_shards": 1,
-                    "auto_expand_replicas": "0-1",
-                },
+                "settings": dict(self.index_settings),
                 "mappings": mappings,
             },
             meta={"managed_by": "newswatch"},
