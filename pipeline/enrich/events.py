@@ -12,15 +12,16 @@ ends their reach) and a little ahead ("reports ... were false").
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from itertools import accumulate
 from typing import Any
 
 import ahocorasick
-import yaml
 
+from pipeline.enrich.gazetteer import load_yaml_text
 from pipeline.enrich.normalise import Folded, arabic_prefix_ok, fold_key, word_start
 from pipeline.enrich.timeline import BackgroundFlags
 from pipeline.models import EVENT_TYPES
@@ -97,6 +98,7 @@ class CueSet:
     post: Terms
     exceptions: Terms
     breakers: Terms
+    any_cue: re.Pattern[str] | None = None  # any governing cue (pre or post) at all
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +161,14 @@ def _cueset(
     lists = {k: list(shared.get(k) or ()) for k in _CUE_KINDS}
     for k in _CUE_KINDS:
         lists[k] += list((extra or {}).get(prefix + k) or ())
+    governing = [*lists["strong_pre"], *lists["near_pre"], *lists["post"]]
     return CueSet(
         strong_pre=_terms(lists["strong_pre"], sets),
         near_pre=_terms(lists["near_pre"], sets),
         post=_terms(lists["post"], sets),
         exceptions=_terms(lists["exceptions"], sets),
         breakers=_terms(lists["clause_breakers"], sets),
+        any_cue=_terms(governing, sets).pattern,
     )
 
 
@@ -172,7 +176,7 @@ def _cueset(
 def lexicon() -> Lexicon:
     """The event lexicon, read once per process."""
     text = resources.files("pipeline.enrich").joinpath("data").joinpath("events.yaml")
-    data = yaml.safe_load(text.read_text("utf-8"))
+    data = load_yaml_text(text.read_text("utf-8"))
     sets = data["sets"]
     rules: dict[str, list[Rule]] = {}
     type_cues: dict[tuple[str, str], CueSet] = {}
@@ -261,17 +265,88 @@ def split_sentences(text: str) -> list[Sentence]:
     return out
 
 
-@dataclass(slots=True)
-class Words:
-    """A sentence's words as two strings (as written, and Arabic without clitics)."""
+_BARE = re.compile("(?<![^ ])(?:[وف]?[بلك]?ال|[وف]?لل|[وف][بلك]?|[بلك])(?=[^ ][^ ])")
 
-    starts: list[int]  # folded text offsets of each word
-    ends: list[int]
-    raw: str
-    bare: str
-    raw_off: list[int]  # offset of each word in ``raw``
-    bare_off: list[int]
-    seen: dict[int, list[int]] = field(default_factory=dict)  # id(Terms) -> word indexes
+
+def _offsets(words: list[str]) -> list[int]:
+    """Offset of each word in ``" ".join(words)``."""
+    out = list(accumulate([len(w) + 1 for w in words], initial=0))
+    out.pop()
+    return out
+
+
+class Tokens:
+    """The words of a whole text, tokenised once: every sentence's words are a range of them.
+
+    Two strings hold the words joined by single spaces: as written (``raw``)
+    and with Arabic clitics stripped from each word (``bare``, the very same
+    string when nothing was stripped). Term lists run as regexes over a
+    sentence's range of these strings (``pos``/``endpos``), so a sentence's
+    words are never copied.
+
+    Why once per text: building each sentence's words in Python, word by
+    word, was the largest single cost of tagging a long article.
+    """
+
+    __slots__ = ("bare", "bare_off", "ends", "raw", "raw_off", "starts")
+
+    def __init__(self, text: str) -> None:
+        # [gap, word, gap, word, ..., gap]: offsets by running sums, no per-word Python
+        pieces = _TOKEN_SPLIT.split(text)
+        offs = list(accumulate(map(len, pieces), initial=0))
+        words = pieces[1::2]
+        self.starts = offs[1:-1:2]
+        self.ends = offs[2:-1:2]
+        self.raw = " ".join(words)
+        self.raw_off = _offsets(words)
+        bare = _BARE.sub("", self.raw) if _HAS_ARABIC.search(self.raw) else self.raw
+        if bare == self.raw:
+            self.bare, self.bare_off = self.raw, self.raw_off
+        else:
+            self.bare, self.bare_off = bare, _offsets(bare.split(" "))
+
+    def words(self, s: Sentence) -> Words:
+        if s.tokens is None:
+            a = bisect_left(self.starts, s.start)
+            b = bisect_left(self.starts, s.end, a)
+            s.tokens = Words(self, a, b)
+        return s.tokens
+
+
+_HAS_ARABIC = re.compile("[\u0600-\u06ff]")
+_TOKEN_SPLIT = re.compile(r"(\w+)")
+
+
+class Words:
+    """One sentence's words: the range [a, b) of a text's :class:`Tokens`.
+
+    Indexes given to and returned by the methods are relative to the sentence.
+    """
+
+    __slots__ = ("a", "b", "doc", "ends", "n", "seen", "starts", "strings")
+
+    def __init__(self, doc: Tokens, a: int, b: int) -> None:
+        self.doc = doc
+        self.a = a
+        self.b = b
+        self.n = b - a
+        self.starts = doc.starts[a:b]  # folded text offsets of each word
+        self.ends = doc.ends[a:b]
+        self.seen: dict[int, Any] = {}  # id(Terms) -> word indexes (or a presence flag)
+        if (
+            doc.bare is doc.raw
+            or self.n == 0
+            or doc.bare[doc.bare_off[a] : self._end(doc.bare, doc.bare_off, self.n)]
+            == doc.raw[doc.raw_off[a] : self._end(doc.raw, doc.raw_off, self.n)]
+        ):
+            # No clitic stripped in this sentence: the bare scan finds what the raw one does.
+            self.strings: tuple[tuple[str, list[int]], ...] = ((doc.raw, doc.raw_off),)
+        else:
+            self.strings = ((doc.raw, doc.raw_off), (doc.bare, doc.bare_off))
+
+    def _end(self, string: str, off: list[int], hi: int) -> int:
+        i = self.a + hi
+        return off[i] - 1 if i < len(off) else len(string)
 
     def where(self, terms: Terms) -> list[int]:
         """Sorted indexes of the words where a term starts anywhere in the sentence (cached).
@@ -283,61 +358,52 @@ class Words:
         key = id(terms)
         found = self.seen.get(key)
         if found is None:
-            found = sorted(self.hits(terms, 0, len(self.starts)))
+            found = sorted(self.hits(terms, 0, self.n))
+            self.seen[key] = found
+        return found
+
+    def any(self, pattern: re.Pattern[str]) -> bool:
+        """Whether ``pattern`` matches anywhere in the sentence's words (cached)."""
+        key = id(pattern)
+        found = self.seen.get(key)
+        if found is None:
+            found = False
+            if self.n:
+                for string, off in self.strings:
+                    end = min(self._end(string, off, self.n), len(string))
+                    if pattern.search(string, off[self.a], end) is not None:
+                        found = True
+                        break
             self.seen[key] = found
         return found
 
     def find(self, terms: Terms, lo: int, hi: int, last: bool = False) -> int:
         """Index of the first (or last) word in [lo, hi) where a term starts, or -1."""
-        if not terms or lo >= hi:
+        if terms.pattern is None or lo >= hi:
             return -1
         best = -1
-        for string, off in ((self.raw, self.raw_off), (self.bare, self.bare_off)):
-            end = off[hi] - 1 if hi < len(off) else len(string)
-            end = min(end, len(string))
-            for m in terms.pattern.finditer(string, off[lo], end):
-                i = bisect_right(off, m.start()) - 1
+        a = self.a
+        for string, off in self.strings:
+            end = min(self._end(string, off, hi), len(string))
+            for m in terms.pattern.finditer(string, off[a + lo], end):
+                i = bisect_right(off, m.start()) - 1 - a
                 if not last:
                     if best < 0 or i < best:
                         best = i
                     break
                 best = max(best, i)
-            if string is self.bare and self.bare == self.raw:
-                break
         return best
 
     def hits(self, terms: Terms, lo: int, hi: int) -> set[int]:
         out: set[int] = set()
-        if not terms or lo >= hi:
+        if terms.pattern is None or lo >= hi:
             return out
-        for string, off in ((self.raw, self.raw_off), (self.bare, self.bare_off)):
-            end = off[hi] - 1 if hi < len(off) else len(string)
-            for m in terms.pattern.finditer(string, off[lo], min(end, len(string))):
-                out.add(bisect_right(off, m.start()) - 1)
+        a = self.a
+        for string, off in self.strings:
+            end = min(self._end(string, off, hi), len(string))
+            for m in terms.pattern.finditer(string, off[a + lo], end):
+                out.add(bisect_right(off, m.start()) - 1 - a)
         return out
-
-
-def _words(text: str, s: Sentence) -> Words:
-    if s.tokens is None:
-        starts, ends, raws, bares = [], [], [], []
-        for m in _TOKEN.finditer(text, s.start, s.end):
-            raw = m.group()
-            starts.append(m.start())
-            ends.append(m.end())
-            raws.append(raw)
-            bares.append(_AR_CLITICS.sub("", raw) if "\u0600" <= raw[0] <= "\u06ff" else raw)
-
-        def offsets(words: list[str]) -> list[int]:
-            out, pos = [], 0
-            for w in words:
-                out.append(pos)
-                pos += len(w) + 1
-            return out
-
-        s.tokens = Words(
-            starts, ends, " ".join(raws), " ".join(bares), offsets(raws), offsets(bares)
-        )
-    return s.tokens
 
 
 # --- cues -----------------------------------------------------------------
@@ -369,6 +435,9 @@ def _cue_after(w: Words, k2: int, cues: CueSet) -> bool:
 def _negated(rule_type: str, lang: str, w: Words, k: int, k2: int) -> bool:
     lex = lexicon()
     cues = lex.type_cues.get((rule_type, lang)) or lex.cues[lang]
+    # Most sentences hold no cue at all: one scan of the sentence settles them.
+    if cues.any_cue is None or not w.any(cues.any_cue):
+        return False
     return _cue_before(w, k, cues) or _cue_after(w, k2, cues)
 
 
@@ -443,6 +512,8 @@ _NAME_HEADS_AR_BARE = _NAME_HEADS_AR | {w[2:] for w in _NAME_HEADS_AR if w.start
 
 def _quoted(text: str, sent: Sentence, start: int) -> bool:
     """Inside quotation marks: a name or someone's words ("terrorist and mercenary gangs")."""
+    if text.find('"', sent.start, start) < 0 and text.find("«", sent.start, start) < 0:
+        return False  # the usual case, without slicing the sentence
     before = text[sent.start : start]
     return before.count('"') % 2 == 1 or before.count("«") > before.count("»")
 
@@ -512,6 +583,7 @@ def find_events(
         if etype == "place":
             places_in[sentence_of(s)] = True
 
+    tokens: Tokens | None = None
     fired: dict[int, dict[str, tuple[float, Rule | None]]] = {}
     present: dict[tuple[int, int], bool] = {}  # (sentence start, id(Terms)) -> loose hit
 
@@ -539,7 +611,9 @@ def find_events(
             if (rule.proper or _quoted(text, sent, start)) and _in_name(f, sent, start, end):
                 continue
             if words is None:
-                words = _words(text, sent)
+                if tokens is None:
+                    tokens = Tokens(text)
+                words = tokens.words(sent)
             if _rule_fires(rule, words, start, end, places_in.get(si, False)):
                 record(si, rule.type, rule.w, rule)
 
@@ -550,7 +624,12 @@ def find_events(
         si = sentence_of(s)
         if si < 0:
             continue
-        words = _words(text, sentences[si])
+        slot = fired.get(si)
+        if slot and trig[0] in slot and slot[trig[0]][0] >= trig[1]:
+            continue  # a rule already gave this type here at least this weight
+        if tokens is None:
+            tokens = Tokens(text)
+        words = tokens.words(sentences[si])
         k, k2 = _around(words, s, e)
         lang = "ar" if any("\u0600" <= c <= "\u06ff" for c in text[s:e]) else "en"
         if not _negated(trig[0], lang, words, k, k2):

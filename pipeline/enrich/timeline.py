@@ -21,7 +21,7 @@ and "during" always recall.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from functools import cache
 
 from pipeline.enrich.normalise import fold_key
@@ -146,6 +146,12 @@ class BackgroundFlags:
         self.para_starts = paragraph_starts(text)
         self.latest = latest_year(text)
         self._verdict: dict[int, bool | None] = {}
+        self._flag: dict[int, bool] = {}
+        # Where the cheap first look matches at all, found in one pass over the
+        # text: no match can straddle two sentences (the markers hold no
+        # sentence-ending punctuation or newline), so a sentence without one of
+        # these starts has no marker, and is not even sliced.
+        self._marks = [m.start() for m in _CHEAP.finditer(text)]
 
     def _para(self, i: int) -> int:
         return bisect_right(self.para_starts, self.spans[i][0]) - 1
@@ -153,11 +159,22 @@ class BackgroundFlags:
     def _own(self, i: int) -> bool | None:
         if i not in self._verdict:
             start, end = self.spans[i]
-            lead = self.is_title or self._para(i) == 0
-            self._verdict[i] = is_background(self.text[start:end], lead=lead, latest=self.latest)
+            k = bisect_left(self._marks, start)
+            if k == len(self._marks) or self._marks[k] >= end:
+                self._verdict[i] = None
+            else:
+                lead = self.is_title or self._para(i) == 0
+                sentence = self.text[start:end]
+                self._verdict[i] = is_background(sentence, lead=lead, latest=self.latest)
         return self._verdict[i]
 
     def __getitem__(self, i: int) -> bool:
+        flag = self._flag.get(i)
+        if flag is None:
+            flag = self._flag[i] = self._walk(i)
+        return flag
+
+    def _walk(self, i: int) -> bool:
         para = self._para(i)
         j = i
         while j >= 0 and self._para(j) == para:
