@@ -156,9 +156,14 @@ def _may_mark(sentence: str) -> bool:
     return _CHEAP.search(sentence) is not None
 
 
+# rf"\b{_YEAR}\b", each branch led by its first digit so the regex engine skips to
+# the digits; "(?<!\w.)" after the first digit is the "\b" in front of it.
+_YEAR_WORD = re.compile(r"1(?<!\w.)9[5-9]\d\b|2(?<!\w.)0[0-4]\d\b")
+
+
 def latest_year(text: str) -> int | None:
     """The latest year the (folded) text mentions: the best guess of its own date."""
-    years = [int(m.group()) for m in re.finditer(rf"\b{_YEAR}\b", text)]
+    years = [int(m.group()) for m in _YEAR_WORD.finditer(text)]
     return max(years) if years else None
 
 
@@ -209,9 +214,10 @@ class BackgroundFlags:
         # sentence-ending punctuation or newline), so a sentence without one of
         # these starts has no marker, and is not even sliced.
         self._marks = cheap_marks(text)
+        self._paras = [bisect_right(self.para_starts, s) - 1 for s, _e in spans]
 
     def _para(self, i: int) -> int:
-        return bisect_right(self.para_starts, self.spans[i][0]) - 1
+        return self._paras[i]
 
     def _own(self, i: int) -> bool | None:
         if i not in self._verdict:
