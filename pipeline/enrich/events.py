@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 
 import ahocorasick
 
@@ -35,6 +35,28 @@ BLOCK_WINDOW = 4
 _TOKEN = re.compile(r"\w+")
 _AR_CLITICS = re.compile("^(?:[وف]?[بلك]?ال|[وف]?لل|[وف][بلك]?|[بلك])(?=..)")
 _SENT_END = re.compile(r"(?<=[.!?؟。])[\"'”’)\]]*\s+|\s*\n+\s*")
+
+
+def _sent_end_fast() -> re.Pattern[str]:
+    """``_SENT_END`` with the same matches, each branch led by one literal character.
+
+    Why: a pattern that starts with a lookbehind is tried at every character;
+    led by literals, the regex engine skips from one quote or space to the
+    next. Every match of ``_SENT_END`` starts with a closing quote or bracket
+    (after end punctuation) or a space; the branches for a closing mark or a
+    space after end punctuation come before the newline ones, as in the
+    original.
+    """
+    quotes = "\"'”’)]"
+    spaces = [c for c in map(chr, range(0x3001)) if re.match(r"\s", c)]  # all of them
+    end, q = "[.!?؟。]", "[" + re.escape(quotes) + "]"
+    after_end = [f"{re.escape(c)}(?<={end}.){q}*\\s+" for c in quotes]
+    after_end += [f"{re.escape(c)}(?<={end}.)\\s*" for c in spaces]
+    newline = ["\n\\s*" if c == "\n" else f"{re.escape(c)}(?=\\s*\n)\\s*" for c in spaces]
+    return re.compile("|".join(after_end + newline))
+
+
+_SENT_END_FAST = _sent_end_fast()
 
 Term = tuple[str, ...]  # a word sequence; a word ending in * is a stem
 
@@ -181,8 +203,9 @@ class Sentence:
     tokens: Words | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
+class Found(NamedTuple):
+    # a NamedTuple: built many times per article, and a frozen dataclass's
+    # __init__ costs several times a tuple's
     """One event type found in one sentence (folded offsets).
 
     ``background``: the sentence recalls an earlier event ("in 2019", "last
@@ -319,7 +342,7 @@ def split_sentences(text: str) -> list[Sentence]:
     """Sentence spans of ``text`` (ends at . ! ? ؟ followed by space, or a newline)."""
     out: list[Sentence] = []
     pos = 0
-    for m in _SENT_END.finditer(text):
+    for m in _SENT_END_FAST.finditer(text):
         if m.start() > pos:
             out.append(Sentence(pos, m.start()))
         pos = m.end()

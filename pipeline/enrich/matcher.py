@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -41,8 +42,9 @@ class Alias:
     ambiguous: bool  # Arabic name that is also a common word
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
+    # a NamedTuple: built many times per article, and a frozen dataclass's
+    # __init__ costs several times a tuple's
     id: str
     start: int  # folded offsets
     end: int
