@@ -197,12 +197,18 @@ def main() -> None:
         data_path = Path(tmp) / "data.json"
         data = {
             "articles": {lang: _articles(lang, args.articles) for lang in langs},
-            "check": _check_texts() if args.check and refs else [],
+            "check": _check_texts() if args.check else [],
         }
         data_path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
-        trees = [("new", ROOT)] + [
-            (f"ref {rev}", _checkout(rev, Path(tmp) / f"ref-{i}")) for i, rev in enumerate(refs)
-        ]
+        trees: list[tuple[str, Path]] = [("new", ROOT)]
+        for i, rev in enumerate(refs):
+            known = subprocess.run(
+                ["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}^{{commit}}"], capture_output=True
+            )
+            if known.returncode != 0:
+                print(f"note: revision {rev} is not in this clone; pass --ref to compare")
+                continue
+            trees.append((f"ref {rev}", _checkout(rev, Path(tmp) / f"ref-{i}")))
         workers = [Worker(label, tree, data_path) for label, tree in trees]
         try:
             _report(workers, langs, args, Path(tmp))
