@@ -63,9 +63,19 @@ class GazetteerEntry:
         return (self.name, *self.aliases, *self.names_ar)
 
 
+# libyaml's loader reads the same documents ~7x faster than the pure-Python one,
+# which dominated start-up; the pure one stays as the fallback.
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml_text(text: str) -> Any:
+    """``yaml.safe_load`` with the C loader when PyYAML has it."""
+    return yaml.load(text, Loader=SAFE_LOADER)  # a safe loader either way
+
+
 def _load_yaml(name: str) -> dict[str, Any]:
     text = resources.files("pipeline.enrich").joinpath("data").joinpath(name).read_text("utf-8")
-    return yaml.safe_load(text)
+    return load_yaml_text(text)
 
 
 CITY_FORCE_NOUNS_EN = (
@@ -126,7 +136,8 @@ def entries() -> dict[str, GazetteerEntry]:
     Rule-made spelling variants of curated names are added to their aliases.
     """
     out: dict[str, GazetteerEntry] = {}
-    for raw in _load_yaml("places.yaml")["places"]:
+    curated_places = _load_yaml("places.yaml")["places"]
+    for raw in curated_places:
         out[raw["id"]] = _entry(raw, "place")
     actors = _load_yaml("actors.yaml")
     for section, etype in ACTOR_SECTIONS.items():
@@ -142,7 +153,7 @@ def entries() -> dict[str, GazetteerEntry]:
     )
     place_keys = {
         fold_key(str(n))
-        for raw in [*_load_yaml("places.yaml")["places"], *generated["places"]]
+        for raw in [*curated_places, *generated["places"]]
         for n in [raw["name"], *(raw.get("aliases") or []), *(raw.get("ar") or [])]
     }
     for c in countries():

@@ -7,6 +7,7 @@ normalised probabilities, which gives a confidence to refuse on.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -25,7 +26,7 @@ def _identifier() -> LanguageIdentifier:
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of ``text`` ("en", "ar", "fr", ...) or None when unsure."""
     sample = text[:SAMPLE_CHARS]
-    if sum(c.isalpha() for c in sample) < MIN_LETTERS:
+    if sum(map(str.isalpha, sample)) < MIN_LETTERS:
         return None
     lang, prob = _identifier().classify(sample)
     if _arabic_share(sample) >= ARABIC_SCRIPT_SHARE:
@@ -66,8 +67,12 @@ def _short_english(sample: str) -> str | None:
     return "en" if any(w in _EN_WORDS for w in words) else None
 
 
+_ARABIC_BLOCK = re.compile("[\u0600-\u06ff]")
+
+
 def _arabic_share(text: str) -> float:
-    letters = [c for c in text if c.isalpha()]
+    """Share of letters in the Arabic block (counted by C-level maps, not a Python loop)."""
+    letters = sum(map(str.isalpha, text))
     if not letters:
         return 0.0
-    return sum("\u0600" <= c <= "\u06ff" for c in letters) / len(letters)
+    return sum(map(str.isalpha, _ARABIC_BLOCK.findall(text))) / letters

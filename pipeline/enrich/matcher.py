@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -41,8 +42,9 @@ class Alias:
     ambiguous: bool  # Arabic name that is also a common word
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
+    # a NamedTuple: built many times per article, and a frozen dataclass's
+    # __init__ costs several times a tuple's
     id: str
     start: int  # folded offsets
     end: int
@@ -121,13 +123,18 @@ def _accept(alias: Alias, f: Folded, start: int, end: int) -> bool:
 def find(f: Folded) -> list[Hit]:
     """Longest non-overlapping gazetteer hits in ``f`` (folded offsets), in text order."""
     raw: list[Hit] = []
-    for last, (_key, aliases) in automaton().iter(f.text):
+    text = f.text
+    n = len(text)
+    for last, (_key, aliases) in automaton().iter(text):
+        if last + 1 < n and text[last + 1].isalnum():
+            continue  # inside a longer word: no alias accepts it (see _accept)
         ok = [
             a.id for a in aliases if _accept(a, f, last - a.length + 1, last + 1)
         ]  # fmt: skip
         if ok:
             start = last - aliases[0].length + 1
-            raw.append(Hit(ok[0], start, last + 1, tuple(dict.fromkeys(ok))))
+            alts = (ok[0],) if len(ok) == 1 else tuple(dict.fromkeys(ok))
+            raw.append(Hit(ok[0], start, last + 1, alts))
     if not raw:
         return []
     raw.sort(key=lambda h: (h.start, -(h.end - h.start)))

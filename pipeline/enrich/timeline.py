@@ -21,8 +21,10 @@ and "during" always recall.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from functools import cache
+
+import ahocorasick
 
 from pipeline.enrich.normalise import fold_key
 
@@ -86,12 +88,67 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.P
     return always, dated, past, present
 
 
-_CHEAP = re.compile(
-    r"\d\d\d\d|last|ago|past|previous|many times|repeated|scene of|not new|hands before|"
-    r"war|unthinkable|first|that year|that summer|has been|have been|long|history|still|"
-    r"seen|years later|كان|الماضي|السابق|سبق|سنوات|مسرحا|مرات|جديد|يستحضر|الاذهان|ذلك|تلك|"
-    r"الحرب|جولات"
-)
+_CHEAP_WORDS = [
+    "last",
+    "ago",
+    "past",
+    "previous",
+    "many times",
+    "repeated",
+    "scene of",
+    "not new",
+    "hands before",
+    "war",
+    "unthinkable",
+    "first",
+    "that year",
+    "that summer",
+    "has been",
+    "have been",
+    "long",
+    "history",
+    "still",
+    "seen",
+    "years later",
+    "كان",
+    "الماضي",
+    "السابق",
+    "سبق",
+    "سنوات",
+    "مسرحا",
+    "مرات",
+    "جديد",
+    "يستحضر",
+    "الاذهان",
+    "ذلك",
+    "تلك",
+    "الحرب",
+    "جولات",
+]
+_DIGITS = re.compile(r"\d\d\d\d")
+_CHEAP = re.compile(_DIGITS.pattern + "|" + "|".join(map(re.escape, _CHEAP_WORDS)))
+
+
+@cache
+def _cheap_automaton() -> ahocorasick.Automaton:
+    auto = ahocorasick.Automaton()
+    for w in _CHEAP_WORDS:
+        auto.add_word(w, len(w))
+    auto.make_automaton()
+    return auto
+
+
+def cheap_marks(text: str) -> list[int]:
+    """Sorted starts of every match of the cheap first look in ``text``, in one C pass.
+
+    A sentence holds a match of :data:`_CHEAP` exactly when one of these
+    starts falls inside it: no word here holds sentence-ending punctuation
+    or a newline, so no match straddles two sentences.
+    """
+    marks = [end - n + 1 for end, n in _cheap_automaton().iter(text)]
+    marks += [m.start() for m in _DIGITS.finditer(text)]
+    marks.sort()
+    return marks
 
 
 def _may_mark(sentence: str) -> bool:
@@ -99,9 +156,14 @@ def _may_mark(sentence: str) -> bool:
     return _CHEAP.search(sentence) is not None
 
 
+# rf"\b{_YEAR}\b", each branch led by its first digit so the regex engine skips to
+# the digits; "(?<!\w.)" after the first digit is the "\b" in front of it.
+_YEAR_WORD = re.compile(r"1(?<!\w.)9[5-9]\d\b|2(?<!\w.)0[0-4]\d\b")
+
+
 def latest_year(text: str) -> int | None:
     """The latest year the (folded) text mentions: the best guess of its own date."""
-    years = [int(m.group()) for m in re.finditer(rf"\b{_YEAR}\b", text)]
+    years = [int(m.group()) for m in _YEAR_WORD.finditer(text)]
     return max(years) if years else None
 
 
@@ -146,18 +208,36 @@ class BackgroundFlags:
         self.para_starts = paragraph_starts(text)
         self.latest = latest_year(text)
         self._verdict: dict[int, bool | None] = {}
+        self._flag: dict[int, bool] = {}
+        # Where the cheap first look matches at all, found in one pass over the
+        # text: no match can straddle two sentences (the markers hold no
+        # sentence-ending punctuation or newline), so a sentence without one of
+        # these starts has no marker, and is not even sliced.
+        self._marks = cheap_marks(text)
+        self._paras = [bisect_right(self.para_starts, s) - 1 for s, _e in spans]
 
     def _para(self, i: int) -> int:
-        return bisect_right(self.para_starts, self.spans[i][0]) - 1
+        return self._paras[i]
 
     def _own(self, i: int) -> bool | None:
         if i not in self._verdict:
             start, end = self.spans[i]
-            lead = self.is_title or self._para(i) == 0
-            self._verdict[i] = is_background(self.text[start:end], lead=lead, latest=self.latest)
+            k = bisect_left(self._marks, start)
+            if k == len(self._marks) or self._marks[k] >= end:
+                self._verdict[i] = None
+            else:
+                lead = self.is_title or self._para(i) == 0
+                sentence = self.text[start:end]
+                self._verdict[i] = is_background(sentence, lead=lead, latest=self.latest)
         return self._verdict[i]
 
     def __getitem__(self, i: int) -> bool:
+        flag = self._flag.get(i)
+        if flag is None:
+            flag = self._flag[i] = self._walk(i)
+        return flag
+
+    def _walk(self, i: int) -> bool:
         para = self._para(i)
         j = i
         while j >= 0 and self._para(j) == para:

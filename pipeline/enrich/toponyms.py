@@ -23,8 +23,8 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -56,8 +56,9 @@ _ROLE_WORDS = _keys(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(NamedTuple):
+    # a NamedTuple: built many times per article, and a frozen dataclass's
+    # __init__ costs several times a tuple's
     country: str
     kind: str  # name | adj | region | place | actor
     start: int
