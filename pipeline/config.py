@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite file in data_dir
     feeds_file: Path = Path("feeds.yaml")
     alerts_file: Path = Path("alerts.yaml")
+    alert_files_dir: Path | None = None  # where file:// channels may write; default data_dir
 
     # --- search
     search_backend: Literal["sqlite", "elasticsearch"] = "sqlite"
