@@ -1,0 +1,526 @@
+"""Attacks, through the real commands: hostile publishers, a careless admin, killed runs.
+
+Each test runs ``newswatch`` as a subprocess against real servers on
+127.0.0.1 (:mod:`tests.hostile` for byte-level hostility, LocalServer for
+well-behaved sites) and asserts the clear message, that the run finishes and
+that nothing is lost or doubled. docs/security.md lists what each guards.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.hostile import Hostile, HostileServer, article_html, gzip_gzip_bomb, rss
+
+NEWSWATCH = [sys.executable, "-m", "pipeline.cli"]
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+XML = {"Content-Type": "application/rss+xml"}
+
+
+# ---------------------------------------------------------------- helpers
+def write_feeds(path: Path, feeds: dict[str, str]) -> Path:
+    lines = ["feeds:"] + [f"  - {{name: {n}, url: '{u}'}}" for n, u in feeds.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def make_env(data: Path, feeds: dict[str, str], **extra: str) -> dict[str, str]:
+    data.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        NEWSWATCH_DATA_DIR=str(data),
+        NEWSWATCH_FEEDS_FILE=str(write_feeds(data / "feeds.yaml", feeds)),
+        NEWSWATCH_ALLOW_HOSTS="127.0.0.1",
+        NEWSWATCH_HOST_DELAY="0",
+        NEWSWATCH_RETRIES="0",
+        NEWSWATCH_ALERTS_FILE=str(data / "no-alerts.yaml"),
+        COLUMNS="250",
+    )
+    env.update(extra)
+    return env
+
+
+def cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*NEWSWATCH, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def ingest(env: dict[str, str], timeout: float = 120) -> dict[str, Any]:
+    proc = cli(["ingest", "--json"], env, timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def db(env: dict[str, str]) -> sqlite3.Connection:
+    return sqlite3.connect(Path(env["NEWSWATCH_DATA_DIR"]) / "newswatch.db")
+
+
+def good_site(server: HostileServer, n: int = 3, prefix: str = "good") -> str:
+    """A feed of ``n`` good articles on ``server``; returns the feed URL."""
+    items = []
+    for i in range(n):
+        path = f"/{prefix}/{i}.html"
+        server.routes[path] = Hostile(article_html(f"{prefix} report {i}"), headers=HTML)
+        items.append((f"{prefix}-{i}", server.url + path, f"{prefix} report {i}"))
+    server.routes[f"/{prefix}.xml"] = Hostile(rss(items), headers=XML)
+    return server.url + f"/{prefix}.xml"
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+# ---------------------------------------------------------------- 1. layered compression
+def test_gzip_gzip_bomb_in_a_feed_and_a_page_stops_at_the_cap(tmp_path: Path) -> None:
+    bomb = gzip_gzip_bomb(1)  # 1 GiB of zeros in a few kilobytes
+    assert len(bomb) < 100_000
+    with HostileServer() as srv:
+        bomb_headers = {"Content-Encoding": "gzip, gzip"}
+        srv.routes["/bomb.xml"] = Hostile(bomb, headers={**XML, **bomb_headers})
+        srv.routes["/bomb.html"] = Hostile(bomb, headers={**HTML, **bomb_headers})
+        items = [("b", srv.url + "/bomb.html", "bomb page")]
+        srv.routes["/mixed.xml"] = Hostile(rss(items), headers=XML)
+        good = good_site(srv)
+        env = make_env(
+            tmp_path / "data",
+            {"good": good, "bombfeed": srv.url + "/bomb.xml", "mixed": srv.url + "/mixed.xml"},
+        )
+        proc = subprocess.Popen(
+            [*NEWSWATCH, "ingest", "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-3000:]
+    summary = json.loads(out)
+    failures = {f["url"]: f for f in summary["failures"]}
+    feed_fail = failures[srv.url + "/bomb.xml"]
+    assert feed_fail["reason"] == "too_large"
+    assert "gzip, gzip" in feed_fail["detail"]
+    page_fail = failures[srv.url + "/bomb.html"]
+    assert page_fail["reason"] == "too_large"
+    assert summary["extracted"] == 3
+    assert summary["feeds"]["ok"] == 2 and summary["feeds"]["failed"] == 1
+
+
+def test_gzip_gzip_bomb_memory_stays_bounded(tmp_path: Path) -> None:
+    """Resident memory of the ingest stays far below what the bomb expands to."""
+    bomb = gzip_gzip_bomb(1)
+    with HostileServer() as srv:
+        srv.routes["/bomb.xml"] = Hostile(
+            bomb, headers={**XML, "Content-Encoding": "gzip, gzip"}
+        )
+        env = make_env(tmp_path / "data", {"bombfeed": srv.url + "/bomb.xml"})
+        proc = subprocess.Popen(
+            [*NEWSWATCH, "ingest", "--json"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            assert time.monotonic() < deadline, "the ingest did not finish"
+            time.sleep(0.1)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    peak_mib = usage.ru_maxrss / 1024  # of this very process: the fetch runs in it
+    assert proc.returncode == 0
+    assert peak_mib < 400, f"peak resident memory {peak_mib:.0f} MiB"
+
+
+# ---------------------------------------------------------------- 2. slow publishers
+def test_a_dripping_publisher_does_not_stall_the_run(tmp_path: Path) -> None:
+    with HostileServer() as slow, HostileServer() as fine:
+        body = rss([("s", slow.url + "/p.html", "slow")])
+        slow.routes["/drip-body.xml"] = Hostile(body, headers=XML, drip_body=2.0)
+        slow.routes["/drip-head.xml"] = Hostile(body, headers=XML, drip_head=2.0)
+        good = good_site(fine)
+        slowpage = fine.url + "/slowpage.html"
+        fine.routes["/slowpage.xml"] = Hostile(rss([("sp", slowpage, "slow page")]), headers=XML)
+        env = make_env(
+            tmp_path / "data",
+            {
+                "good": good,
+                "dripbody": slow.url + "/drip-body.xml",
+                "driphead": slow.url + "/drip-head.xml",
+            },
+            NEWSWATCH_FETCH_DEADLINE="5",
+        )
+        started = time.monotonic()
+        try:
+            summary = ingest(env, timeout=90)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the ingest hung on a publisher sending one byte every 2 s")
+        took = time.monotonic() - started
+    assert took < 60
+    assert summary["status"] == "ok"
+    assert summary["feeds"]["ok"] == 1 and summary["feeds"]["failed"] == 2
+    assert summary["extracted"] == 3
+    reasons = {f["where"]: f for f in summary["failures"]}
+    for name in ("dripbody", "driphead"):
+        assert reasons[name]["reason"] == "too_slow"
+        assert "5 s" in reasons[name]["detail"]
+    with db(env) as conn:
+        statuses = dict(conn.execute("SELECT name, last_status FROM feeds"))
+        runs = [r[0] for r in conn.execute("SELECT status FROM runs")]
+    assert statuses == {"good": "ok", "dripbody": "failed", "driphead": "failed"}
+    assert runs == ["ok"]
+
+
+def test_a_dripping_page_fails_alone_and_stays_pending(tmp_path: Path) -> None:
+    with HostileServer() as slow, HostileServer() as fine:
+        slow.routes["/drip.html"] = Hostile(article_html("slow"), headers=HTML, drip_body=2.0)
+        items = [("d", slow.url + "/drip.html", "drip")]
+        fine.routes["/mixed.xml"] = Hostile(rss(items), headers=XML)
+        good = good_site(fine)
+        env = make_env(
+            tmp_path / "data",
+            {"good": good, "mixed": fine.url + "/mixed.xml"},
+            NEWSWATCH_FETCH_DEADLINE="4",
+        )
+        summary = ingest(env, timeout=90)
+    assert summary["extracted"] == 3
+    assert summary["failed"] == {"too_slow": 1}
+    with db(env) as conn:
+        (status, reason) = conn.execute(
+            "SELECT status, reason FROM items WHERE link = ?", (slow.url + "/drip.html",)
+        ).fetchone()
+    assert (status, reason) == ("pending", "too_slow")  # retried next run, not lost
+
+
+# ---------------------------------------------------------------- 3. CSV formula injection
+HOSTILE_TITLES = [
+    '=HYPERLINK("http://127.0.0.1/x?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)",
+    "\tTabbed title",
+    "\rReturn title",
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_titles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    data = tmp_path_factory.mktemp("csv") / "data"
+    with HostileServer() as srv:
+        items = []
+        for i, title in enumerate(HOSTILE_TITLES):
+            path = f"/t{i}.html"
+            srv.routes[path] = Hostile(article_html(title), headers=HTML)
+            items.append((f"t{i}", srv.url + path, title))
+        srv.routes["/titles.xml"] = Hostile(rss(items), headers=XML)
+        env = make_env(data, {"titles": srv.url + "/titles.xml"})
+        summary = ingest(env)
+    assert summary["extracted"] == len(HOSTILE_TITLES)
+    yield env
+
+
+def neutralised(title: str) -> str:
+    return "'" + title if title.startswith(("=", "+", "-", "@", "\t", "\r")) else title
+
+
+def _csv_titles(text: str) -> list[str]:
+    return sorted(row["title"] for row in csv.DictReader(io.StringIO(text, newline="")))
+
+
+def _exact_titles(env: dict[str, str]) -> list[str]:
+    out = cli(["export", "--jsonl"], env).stdout
+    return sorted(json.loads(line)["title"] for line in out.splitlines())
+
+
+def test_export_csv_neutralises_formula_cells(hostile_titles: dict[str, str]) -> None:
+    exact = _exact_titles(hostile_titles)
+    # JSONL keeps them exact (extraction trims the leading tab and CR of a title:
+    # those two are checked on the writer below).
+    assert {t[0] for t in exact} >= {"=", "+", "-", "@"}
+    proc = cli(["export", "--csv"], hostile_titles)
+    assert proc.returncode == 0, proc.stderr
+    titles = _csv_titles(proc.stdout)
+    assert titles == sorted(neutralised(t) for t in exact)
+    for row in csv.DictReader(io.StringIO(proc.stdout, newline="")):
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+
+
+def test_csv_writer_neutralises_tab_and_carriage_return_too() -> None:
+    from pipeline.export import FIELDS, write_csv
+
+    buf = io.StringIO(newline="")
+    record = dict.fromkeys(FIELDS, "")
+    records = [{**record, "title": t, "summary": "-1"} for t in HOSTILE_TITLES]
+    write_csv(records, buf, lambda: None)
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue(), newline="")))
+    assert [r["title"] for r in rows] == ["'" + t for t in HOSTILE_TITLES]
+    assert {r["summary"] for r in rows} == {"'-1"}
+
+
+def test_parquet_export_stays_exact(hostile_titles: dict[str, str], tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "a.parquet"
+    proc = cli(["export", "--parquet", "-o", str(out)], hostile_titles)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(pq.read_table(out).column("title").to_pylist()) == _exact_titles(hostile_titles)
+
+
+def test_api_export_csv_neutralises_formula_cells(hostile_titles: dict[str, str]) -> None:
+    from fastapi.testclient import TestClient
+
+    from pipeline.api.app import create_app
+    from pipeline.api.settings import ApiSettings
+    from pipeline.config import load_settings
+
+    settings = load_settings(data_dir=Path(hostile_titles["NEWSWATCH_DATA_DIR"]))
+    with TestClient(create_app(settings, ApiSettings())) as client:
+        resp = client.get("/api/export", params={"format": "csv"})
+        jsonl = client.get("/api/export", params={"format": "jsonl"})
+    assert resp.status_code == 200
+    exact = sorted(json.loads(line)["title"] for line in jsonl.text.splitlines())
+    assert exact == _exact_titles(hostile_titles)
+    assert _csv_titles(resp.text) == sorted(neutralised(t) for t in exact)
+
+
+# ---------------------------------------------------------------- 4. a careless admin's channels
+@pytest.fixture
+def admin_api(tmp_path: Path) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from pipeline.api.app import create_app
+    from pipeline.api.settings import ApiSettings
+    from pipeline.config import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data", alerts_file=tmp_path / "none.yaml")
+    with TestClient(create_app(settings, ApiSettings())) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("channel", "fragment"),
+    [
+        ("file:///tmp/newswatch-evil.jsonl", "must write inside"),
+        ("file://../../outside.jsonl", "must write inside"),
+        ("file://alerts/../../../etc/cron.d/x", "must write inside"),
+        ("json://127.0.0.2:{port}/hook", "127.0.0.2 is a loopback address"),
+        ("jsons://10.0.0.1/hook", "10.0.0.1 is a private address"),
+        ("form://169.254.169.254/latest", "link-local"),
+        ("json://127.0.0.1:1/hook", "only on port"),
+    ],
+)
+def test_refused_channels_are_a_422_naming_the_channel(
+    admin_api: Any, channel: str, fragment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with HostileServer("127.0.0.2") as receiver:
+        channel = channel.replace("{port}", str(receiver.port))
+        monkeypatch.setenv("NEWSWATCH_ALLOW_HOSTS", "127.0.0.1:8080")
+        resp = admin_api.post(
+            "/api/rules", json={"name": "r", "query": "Sirte", "channels": [channel]}
+        )
+        assert resp.status_code == 422, resp.text
+        detail = json.dumps(resp.json())
+        assert fragment in detail
+        assert channel.split("?")[0][:20] in detail
+        assert receiver.hits == []  # refused without connecting
+
+
+def test_file_channel_inside_the_folder_is_accepted(admin_api: Any) -> None:
+    resp = admin_api.post(
+        "/api/rules", json={"name": "ok", "query": "Sirte", "channels": ["file://alerts/a.jsonl"]}
+    )
+    assert resp.status_code in (200, 201), resp.text
+
+
+def test_alerts_yaml_with_an_escaping_file_channel_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = make_env(data, {})
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(
+        "rules:\n  - name: evil\n    query: Sirte\n    channels: ['file:///etc/evil.jsonl']\n",
+        encoding="utf-8",
+    )
+    env["NEWSWATCH_ALERTS_FILE"] = str(rules)
+    proc = cli(["alerts", "list"], env)
+    assert "file:///etc/evil.jsonl" in proc.stderr + proc.stdout
+    assert "must write inside" in proc.stderr + proc.stdout
+    assert not Path("/etc/evil.jsonl").exists()
+
+
+def test_a_send_re_checks_the_channel_without_connecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel saved while allowed, then refused (allow-list changed): no connection."""
+    from pipeline.alerts.channels import send
+    from pipeline.alerts.messages import Message
+
+    with HostileServer("127.0.0.2") as receiver:
+        monkeypatch.setenv("NEWSWATCH_ALLOW_HOSTS", "127.0.0.1")
+        message = Message(title="t", text="x", html="x", delivery_ids=["d1"], items=[])
+        result = send(f"json://127.0.0.2:{receiver.port}/hook", message, tmp_path)
+        assert not result.ok
+        assert "refused channel" in result.error and "loopback" in result.error
+        escape = send("file://../escape.jsonl", message, tmp_path / "data")
+        assert not escape.ok and "must write inside" in escape.error
+        assert receiver.hits == []
+    assert not (tmp_path / "escape.jsonl").exists()
+
+
+# ---------------------------------------------------------------- 5. killed runs
+def _slow_site(server: HostileServer, n: int) -> str:
+    """``n`` pages that each take a moment: a run long enough to be killed midway."""
+    items = []
+    for i in range(n):
+        path = f"/k/{i}.html"
+        server.routes[path] = Hostile(article_html(f"killed run page {i}"), headers=HTML)
+        items.append((f"k{i}", server.url + path, f"page {i}"))
+    server.routes["/k.xml"] = Hostile(rss(items), headers=XML)
+    return server.url + "/k.xml"
+
+
+class _Throttle:
+    """Makes every page of a HostileServer drip its head slowly (0.2 s a page)."""
+
+    def __init__(self, server: HostileServer) -> None:
+        for path, answer in server.routes.items():
+            if path.endswith(".html"):
+                server.routes[path] = Hostile(
+                    answer.body, headers=answer.headers, drip_head=0.004
+                )
+
+
+def _start_and_wait_for_workers(env: dict[str, str]) -> tuple[subprocess.Popen, list]:
+    proc = subprocess.Popen(
+        [*NEWSWATCH, "ingest", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    kids: list[psutil.Process] = []
+    while time.monotonic() < deadline:
+        kids = alive(descendants(proc.pid))
+        if len(kids) >= 3:  # forkserver, resource tracker, at least one worker
+            time.sleep(0.5)
+            return proc, alive(descendants(proc.pid))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"no extraction workers appeared ({kids}); stderr: {proc.communicate()[1]}")
+
+
+def _gone_within(procs: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + seconds
+    left = alive(procs)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = alive(procs)
+    return left
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_die_with_a_killed_ingest(tmp_path: Path, sig: signal.Signals) -> None:
+    with HostileServer() as srv:
+        feed = _slow_site(srv, 120)
+        _Throttle(srv)
+        env = make_env(tmp_path / "data", {"k": feed}, NEWSWATCH_FETCH_CONCURRENCY="2")
+        proc, kids = _start_and_wait_for_workers(env)
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=60)
+        left = _gone_within(kids, 10)
+        assert left == [], f"left behind after {sig.name}: {[p.cmdline() for p in left]}"
+        with db(env) as conn:
+            status = conn.execute("SELECT status FROM runs").fetchone()[0]
+        if sig == signal.SIGTERM:
+            assert proc.returncode == 143
+            assert status == "terminated"
+            assert "stopped by SIGTERM" in err
+            assert "Traceback" not in err
+        else:
+            assert status == "running"  # nobody could close it ...
+            summary = ingest(env, timeout=180)  # ... so the next run does, and resumes
+            with db(env) as conn:
+                runs = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY status"))
+                articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+                items = dict(conn.execute("SELECT status, count(*) FROM items GROUP BY status"))
+            assert runs == {"killed": 1, "ok": 1}
+            assert summary["status"] == "ok"
+            assert articles == 120
+            assert items == {"done": 120}
+
+
+# ---------------------------------------------------------------- 6. a full disk
+def _mount_tmpfs(where: Path, size: str) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a full-disk test needs root to mount a small tmpfs")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+
+
+def test_a_full_disk_is_one_line_naming_the_database(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    _mount_tmpfs(disk, "700k")
+    try:
+        with HostileServer() as srv:
+            items = []
+            for i in range(40):
+                path = f"/f/{i}.html"
+                srv.routes[path] = Hostile(article_html(f"full disk {i}", 40), headers=HTML)
+                items.append((f"f{i}", srv.url + path, f"full {i}"))
+            srv.routes["/f.xml"] = Hostile(rss(items), headers=XML)
+            env = make_env(disk / "data", {"f": srv.url + "/f.xml"})
+            proc = cli(["ingest"], env)
+            assert proc.returncode == 2, proc.stderr[-3000:]
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+            assert "Traceback" not in proc.stderr
+            last = " ".join(proc.stderr.split())
+            assert "disk is full" in last
+            assert str(disk / "data" / "newswatch.db") in last.replace(" ", "")  or str(
+                disk / "data" / "newswatch.db"
+            ) in last
+            assert len(lines) <= 3, proc.stderr  # one message (wrapped by the console)
+            # Nothing lost: with space again, the next run stores every page once.
+            subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+            summary = ingest(env)
+            assert summary["status"] == "ok"
+            with db(env) as conn:
+                n = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+                dup = conn.execute(
+                    "SELECT count(*) FROM (SELECT canonical_url FROM articles "
+                    "GROUP BY canonical_url HAVING count(*) > 1)"
+                ).fetchone()[0]
+            assert n == 40 and dup == 0
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
