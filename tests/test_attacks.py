@@ -139,9 +139,7 @@ def test_gzip_gzip_bomb_memory_stays_bounded(tmp_path: Path) -> None:
     """Resident memory of the ingest stays far below what the bomb expands to."""
     bomb = gzip_gzip_bomb(1)
     with HostileServer() as srv:
-        srv.routes["/bomb.xml"] = Hostile(
-            bomb, headers={**XML, "Content-Encoding": "gzip, gzip"}
-        )
+        srv.routes["/bomb.xml"] = Hostile(bomb, headers={**XML, "Content-Encoding": "gzip, gzip"})
         env = make_env(tmp_path / "data", {"bombfeed": srv.url + "/bomb.xml"})
         proc = subprocess.Popen(
             [*NEWSWATCH, "ingest", "--json"],
@@ -414,9 +412,7 @@ class _Throttle:
     def __init__(self, server: HostileServer) -> None:
         for path, answer in server.routes.items():
             if path.endswith(".html"):
-                server.routes[path] = Hostile(
-                    answer.body, headers=answer.headers, drip_head=0.004
-                )
+                server.routes[path] = Hostile(answer.body, headers=answer.headers, drip_head=0.004)
 
 
 def _start_and_wait_for_workers(env: dict[str, str]) -> tuple[subprocess.Popen, list]:
@@ -507,9 +503,10 @@ def test_a_full_disk_is_one_line_naming_the_database(tmp_path: Path) -> None:
             assert "Traceback" not in proc.stderr
             last = " ".join(proc.stderr.split())
             assert "disk is full" in last
-            assert str(disk / "data" / "newswatch.db") in last.replace(" ", "")  or str(
-                disk / "data" / "newswatch.db"
-            ) in last
+            assert (
+                str(disk / "data" / "newswatch.db") in last.replace(" ", "")
+                or str(disk / "data" / "newswatch.db") in last
+            )
             assert len(lines) <= 3, proc.stderr  # one message (wrapped by the console)
             # Nothing lost: with space again, the next run stores every page once.
             subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
@@ -524,3 +521,172 @@ def test_a_full_disk_is_one_line_naming_the_database(tmp_path: Path) -> None:
             assert n == 40 and dup == 0
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+# ---------------------------------------------------------------- partials: two ingests at once
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def state_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    if request.param == "sqlite":
+        yield None
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    from tests.servers import require_postgres
+
+    admin = require_postgres()
+    name = f"nwtest_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield sa.engine.make_url(admin).set(database=name).render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def test_two_ingests_at_once_fetch_each_page_once(tmp_path: Path, state_url: str | None) -> None:
+    import sqlalchemy as sa
+
+    with HostileServer() as srv:
+        feed = _slow_site(srv, 40)
+        _Throttle(srv)
+        extra = {"NEWSWATCH_DATABASE_URL": state_url} if state_url else {}
+        env = make_env(tmp_path / "data", {"k": feed}, NEWSWATCH_FETCH_CONCURRENCY="2", **extra)
+        procs = [
+            subprocess.Popen(
+                [*NEWSWATCH, "ingest", "--json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outs = [p.communicate(timeout=180) for p in procs]
+        pages = [h for h in srv.hits if h.endswith(".html")]
+    for p, (_out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    assert len(pages) == 40 and len(set(pages)) == 40, "a page was fetched twice"
+    url = state_url or f"sqlite:///{tmp_path / 'data' / 'newswatch.db'}"
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT status, count(*) FROM items GROUP BY status")).all()
+        items = {status: n for status, n in rows}
+        articles = conn.execute(sa.text("SELECT count(*) FROM articles")).scalar()
+    engine.dispose()
+    assert items == {"done": 40}
+    assert articles == 40
+
+
+# ---------------------------------------------------------------- partials: guid reuse
+def test_a_reused_guid_with_a_new_link_is_a_new_article_and_a_warning(tmp_path: Path) -> None:
+    with HostileServer() as srv:
+        for name in ("first", "second"):
+            srv.routes[f"/{name}.html"] = Hostile(article_html(f"the {name} story"), headers=HTML)
+        srv.routes["/g.xml"] = Hostile(rss([("42", srv.url + "/first.html", "first")]), headers=XML)
+        env = make_env(tmp_path / "data", {"recycler": srv.url + "/g.xml"})
+        assert ingest(env)["extracted"] == 1
+        srv.routes["/g.xml"] = Hostile(
+            rss([("42", srv.url + "/second.html", "second")]), headers=XML
+        )
+        summary = ingest(env)
+    assert summary["extracted"] == 1
+    (warning,) = summary["warnings"]
+    assert warning["feed"] == "recycler"
+    assert "guid '42' reused for a new link" in warning["warning"]
+    with db(env) as conn:
+        titles = sorted(r[0] for r in conn.execute("SELECT title FROM articles"))
+    assert titles == ["the first story", "the second story"]
+
+
+# ---------------------------------------------------------------- partials: allow-list ports
+def test_allow_hosts_with_a_port_allows_only_that_port(tmp_path: Path) -> None:
+    with HostileServer() as allowed, HostileServer() as other:
+        good = good_site(allowed)
+        elsewhere = good_site(other, 1, "other")
+        env = make_env(
+            tmp_path / "data",
+            {"allowed": good, "elsewhere": elsewhere},
+            NEWSWATCH_ALLOW_HOSTS=f"127.0.0.1:{allowed.port}",
+        )
+        summary = ingest(env)
+        assert other.hits == []  # refused before connecting
+    assert summary["extracted"] == 3
+    (fail,) = summary["failures"]
+    assert fail["reason"] == "refused_address"
+    assert f"allows it only on port {allowed.port}, not {other.port}" in fail["detail"]
+    assert "add 127.0.0.1" not in fail["detail"]
+
+
+@pytest.mark.parametrize("entry", ["http://127.0.0.1/", "127.0.0.1:http", "host:99999", "a b"])
+def test_an_unparseable_allow_entry_stops_start_up(tmp_path: Path, entry: str) -> None:
+    env = make_env(tmp_path / "data", {}, NEWSWATCH_ALLOW_HOSTS=f"127.0.0.1,{entry}")
+    proc = cli(["ingest"], env)
+    assert proc.returncode == 2
+    message = " ".join(proc.stderr.split())
+    assert "NEWSWATCH_ALLOW_HOSTS" in message and entry in message
+    assert "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- partials: health without a key
+def test_health_without_a_key_says_only_up_and_counts(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from pipeline.api.app import create_app
+    from pipeline.api.settings import ApiSettings
+    from pipeline.config import load_settings
+
+    with HostileServer() as srv:
+        good = good_site(srv)
+        srv.routes["/broken.xml"] = Hostile(b"<html>no feed</html>", headers=HTML)
+        env = make_env(tmp_path / "data", {"good": good, "secret-feed": srv.url + "/broken.xml"})
+        ingest(env)
+    settings = load_settings(data_dir=Path(env["NEWSWATCH_DATA_DIR"]))
+    api = ApiSettings(api_read_keys="read-key")
+    with TestClient(create_app(settings, api)) as client:
+        anonymous = client.get("/api/health")
+        wrong = client.get("/api/health", headers={"X-API-Key": "nope"})
+        keyed = client.get("/api/health", headers={"X-API-Key": "read-key"})
+    for resp in (anonymous, wrong):
+        assert resp.status_code == 200
+        body = resp.json()
+        assert body["status"] == "ok" and body["details"] is False
+        assert body["articles"] == 3 and body["feeds_total"] == 2 and body["feeds_failing"] == 1
+        assert body["feeds"] is None and body["last_run"] is None
+        assert srv.url not in resp.text and "secret-feed" not in resp.text
+    full = keyed.json()
+    assert full["details"] is True
+    assert {f["name"] for f in full["feeds"]} == {"good", "secret-feed"}
+    assert full["last_run"]["status"] == "ok"
+
+
+# ---------------------------------------------------------------- partials: messages
+def test_pdf_bytes_served_as_html_are_named_pdf(tmp_path: Path) -> None:
+    with HostileServer() as srv:
+        srv.routes["/doc.html"] = Hostile(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", headers=HTML)
+        srv.routes["/p.xml"] = Hostile(rss([("p", srv.url + "/doc.html", "a pdf")]), headers=XML)
+        env = make_env(tmp_path / "data", {"p": srv.url + "/p.xml"})
+        summary = ingest(env)
+    (fail,) = summary["failures"]
+    assert fail["reason"] == "not_html"
+    assert "PDF bytes (served as text/html)" in fail["detail"]
+
+
+def test_a_name_that_does_not_resolve_is_dns_error_not_the_guard(tmp_path: Path) -> None:
+    # An empty DNS label fails in the resolver's encoder: no query leaves the machine.
+    env = make_env(tmp_path / "data", {"nowhere": "http://bad..host/feed.xml"})
+    summary = ingest(env)
+    (fail,) = summary["failures"]
+    assert fail["reason"] == "dns_error"
+    assert "does not resolve" in fail["detail"]
+
+
+def test_refusals_read_as_english() -> None:
+    from pipeline.netguard import refusal_reason
+
+    assert "is an unspecified" in (refusal_reason("0.0.0.0", ["0.0.0.0"], []) or "")
+    mapped = refusal_reason("x.example", ["::ffff:127.0.0.1"], []) or ""
+    assert "an IPv6 address embedding 127.0.0.1, a loopback" in mapped
+    assert " a unspecified" not in mapped and " a IPv6" not in mapped
