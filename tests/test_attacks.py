@@ -690,3 +690,38 @@ def test_refusals_read_as_english() -> None:
     mapped = refusal_reason("x.example", ["::ffff:127.0.0.1"], []) or ""
     assert "an IPv6 address embedding 127.0.0.1, a loopback" in mapped
     assert " a unspecified" not in mapped and " a IPv6" not in mapped
+
+
+# ---------------------------------------------------------------- the bounded decoder itself
+def test_body_decoder_reads_what_servers_send_and_stops_bombs() -> None:
+    import gzip
+    import zlib
+
+    from pipeline.decode import BodyDecoder, BodyTooLarge, EncodingError
+
+    def run(header: str | None, data: bytes, cap: int = 10_000_000, step: int = 997) -> bytes:
+        dec = BodyDecoder(header, cap)
+        parts = [p for i in range(0, len(data), step) for p in dec.feed(data[i : i + step])]
+        return b"".join(parts + dec.finish())
+
+    text = "مرحبا Sirte ".encode() * 20_000
+    assert run(None, text) == text
+    assert run("identity", text) == text
+    assert run("gzip", gzip.compress(text)) == text
+    assert run("x-gzip", gzip.compress(text)) == text
+    assert run("gzip", gzip.compress(text[:10]) + gzip.compress(text[10:])) == text  # 2 members
+    assert run("deflate", zlib.compress(text)) == text
+    raw = zlib.compressobj(wbits=-15)
+    assert run("deflate", raw.compress(text) + raw.flush()) == text  # raw deflate, no wrapper
+    assert run("gzip, gzip", gzip.compress(gzip.compress(text))) == text
+    assert run("deflate, gzip", gzip.compress(zlib.compress(text))) == text
+    with pytest.raises(BodyTooLarge):
+        run("gzip, gzip", gzip_gzip_bomb(1), cap=5_000_000)
+    with pytest.raises(BodyTooLarge):
+        run("gzip", gzip.compress(b"\0" * 6_000_000), cap=5_000_000)
+    with pytest.raises(EncodingError, match="cut short"):
+        run("gzip", gzip.compress(text)[:500])
+    with pytest.raises(EncodingError, match="not valid gzip"):
+        run("gzip", b"this is not gzip at all")
+    with pytest.raises(EncodingError, match="unsupported Content-Encoding 'br'"):
+        BodyDecoder("br", 100)
