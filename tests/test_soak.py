@@ -26,7 +26,7 @@ import pytest
 from tests.hostile import Hostile, HostileServer, article_html, gzip_gzip_bomb, rss
 from tests.test_attacks import HTML, NEWSWATCH, XML, cli, db, descendants, ingest, make_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 GOOD_PAGES = 240
 KILLS = 20
@@ -102,6 +102,7 @@ def test_twenty_killed_ingests_leave_nothing_behind_and_lose_nothing(tmp_path: P
         for n in range(KILLS):
             sig = signal.SIGKILL if rng.random() < 0.5 else signal.SIGTERM
             after = rng.uniform(0.0, 6.0)
+            before = _runs(data)
             proc = subprocess.Popen(
                 [*NEWSWATCH, "ingest", "--json"],
                 env=env,
@@ -112,7 +113,7 @@ def test_twenty_killed_ingests_leave_nothing_behind_and_lose_nothing(tmp_path: P
             # The moment counts from the run's start (the command's own start-up
             # takes a few seconds on a busy machine): a kill before it tests nothing.
             start_by = time.monotonic() + 60
-            while _runs(data) <= n and proc.poll() is None and time.monotonic() < start_by:
+            while _runs(data) <= before and proc.poll() is None and time.monotonic() < start_by:
                 seen.update(descendants(proc.pid))
                 time.sleep(0.05)
             stop = time.monotonic() + after
