@@ -725,3 +725,48 @@ def test_body_decoder_reads_what_servers_send_and_stops_bombs() -> None:
         run("gzip", b"this is not gzip at all")
     with pytest.raises(EncodingError, match="unsupported Content-Encoding 'br'"):
         BodyDecoder("br", 100)
+
+
+_FETCH_TASK = (
+    "import json, sys\n"
+    "from pipeline import airflow_tasks as t\n"
+    "print(json.dumps(t.fetch_extract(json.loads(sys.argv[1]), sys.argv[2])))\n"
+)
+
+
+def test_two_airflow_fetch_tasks_on_the_same_items_fetch_each_page_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Airflow fetch task, twice at once over the same batch and run id."""
+    with HostileServer() as srv:
+        feed = _slow_site(srv, 30)
+        _Throttle(srv)
+        env = make_env(tmp_path / "data", {"k": feed}, NEWSWATCH_FETCH_CONCURRENCY="2")
+        for key in ("NEWSWATCH_DATA_DIR", "NEWSWATCH_FEEDS_FILE", "NEWSWATCH_RETRIES"):
+            monkeypatch.setenv(key, env[key])
+        from pipeline import airflow_tasks
+
+        run_id = airflow_tasks.start_run()
+        ids = airflow_tasks.poll_feed("k", run_id)
+        assert len(ids) == 30
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _FETCH_TASK, json.dumps(ids), run_id],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outs = [p.communicate(timeout=180) for p in procs]
+        pages = [h for h in srv.hits if h.endswith(".html")]
+    for p, (_out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    stored = [json.loads(out.strip().splitlines()[-1]) for out, _err in outs]
+    assert sorted(stored[0] + stored[1]) == sorted(set(stored[0] + stored[1]))
+    assert len(stored[0]) + len(stored[1]) == 30
+    assert len(pages) == 30 and len(set(pages)) == 30, "a page was fetched twice"
+    with db(env) as conn:
+        items = dict(conn.execute("SELECT status, count(*) FROM items GROUP BY status"))
+    assert items == {"done": 30}
