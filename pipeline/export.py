@@ -114,10 +114,11 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str], tick: Callable[
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str], tick: Callable[[], None]) -> int:
     """CSV with lists and objects as JSON text in their cells (spreadsheets read it).
 
-    Every cell is quoted and a cell that would start a formula is neutralised
-    (:func:`neutralise`, the OWASP rule).
+    A cell that would start a formula is neutralised (:func:`neutralise`, the
+    OWASP rule); cells holding a quote, a comma or a line break are quoted,
+    with quotes doubled, so no cell can spill into the next.
     """
-    writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore", quoting=csv.QUOTE_ALL)
+    writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore")
     writer.writeheader()
     n = 0
     for rec in records:
