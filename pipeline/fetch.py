@@ -294,7 +294,7 @@ class PageFetcher:
         arrive, and the next request to that host waits ``delay`` from then:
         so the spacing holds as the server sees it, not just as we sent it.
         """
-        host = _host_key(url)
+        host = urlsplit(url).netloc.lower()  # host and port: one slow service, not the host
         if host in self._slow_hosts:
             return Failure(
                 stage,
@@ -303,7 +303,7 @@ class PageFetcher:
                 f"{self.settings.fetch_deadline:g} s deadline earlier in this run",
                 asked,
             )
-        gate = self._gate(host)
+        gate = self._gate(_host_key(url))
         async with gate.slots:
             await gate.lock.acquire()
             held = True

@@ -532,17 +532,25 @@ def _record_item_failure(
 def _store_article(
     st: Store, row: Any, article: Article, tagged: bool, tally: _Tally, stored: list[str]
 ) -> None:
-    original = st.article_with_hash(article.content_hash, exclude_id=article.id)
-    if original is not None or st.article_exists(article.id):
-        st.mark_item(row.id, status="duplicate", article_id=original or article.id)
-        tally.counts["duplicates"] += 1
-        return
-    if st.save_article(article, tagged=tagged):
-        tally.counts["extracted"] += 1
-        stored.append(article.id)
-    else:  # another process stored it first
-        tally.counts["duplicates"] += 1
-    st.mark_item(row.id, status="done", article_id=article.id)
+    """Store a new article, or mark its item a duplicate of the one already stored.
+
+    One transaction, with the content-hash check serialised across processes
+    (:meth:`Store.lock_for_article`): two exact copies fetched at the same
+    moment by two processes still give one article.
+    """
+    with st.batch():
+        st.lock_for_article(row.id, article.content_hash)
+        original = st.article_with_hash(article.content_hash, exclude_id=article.id)
+        if original is not None or st.article_exists(article.id):
+            st.mark_item(row.id, status="duplicate", article_id=original or article.id)
+            tally.counts["duplicates"] += 1
+            return
+        if st.save_article(article, tagged=tagged):
+            tally.counts["extracted"] += 1
+            stored.append(article.id)
+        else:  # another process stored it first
+            tally.counts["duplicates"] += 1
+        st.mark_item(row.id, status="done", article_id=article.id)
 
 
 # ---------------------------------------------------------------- enrich + dedup + index

@@ -91,6 +91,7 @@ def files_root(settings: Settings) -> Path:
 
 def file_problem(channel: str, root: Path) -> str | None:
     """None if the file channel's path stays inside ``root`` (after ``..`` and symlinks)."""
+    root = Path(root)
     target = file_path(channel, root)
     base = root.resolve()
     if not target.resolve().is_relative_to(base):
@@ -215,7 +216,7 @@ def send(
     connection or file is opened.
     """
     settings = load_settings()
-    root = settings.alert_files_dir or data_dir
+    root = Path(settings.alert_files_dir or data_dir)
     if channel.startswith("file://"):
         problem = file_problem(channel, root)
         if problem is not None:

@@ -13,7 +13,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select, update
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    make_url,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -396,6 +406,25 @@ class Store:
             return set()
         with self.session() as s:
             return set(s.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(ids))))
+
+    def lock_for_article(self, item_id: str, content_hash: str) -> None:
+        """Serialise "is this text already stored?" with the insert that follows.
+
+        Two processes that fetch two exact copies of one text at the same time
+        (leases give them different items) would each find no article with
+        that content hash and both insert. So, inside the caller's
+        transaction: on PostgreSQL an advisory lock on the hash; on SQLite a
+        first write (the item's ``updated_at``), which takes the database's
+        write lock before the hash is read. Both last until the commit.
+        """
+        with self.session() as s:
+            if self.engine.dialect.name == "postgresql":
+                s.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:h, 0))"),
+                    {"h": content_hash},
+                )
+            else:
+                s.execute(update(ItemRow).where(ItemRow.id == item_id).values(updated_at=utcnow()))
 
     def article_with_hash(self, content_hash: str, exclude_id: str) -> str | None:
         with self.session() as s:
