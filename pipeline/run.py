@@ -488,7 +488,8 @@ def fetch_extract_stage(
                 if pool is None:
                     finish(row, *_extract_job(result, item, settings.min_text_chars))
                     continue
-                job = pool.submit(_extract_job, result, item, settings.min_text_chars)
+                with _no_sigterm():
+                    job = pool.submit(_extract_job, result, item, settings.min_text_chars)
                 inflight.append((row, job))
                 if len(inflight) >= MAX_INFLIGHT or inflight[0][1].done():
                     drain(MAX_INFLIGHT)
@@ -502,7 +503,8 @@ def fetch_extract_stage(
                 drain(max(0, len(inflight) - WRITE_BATCH))
         finally:
             if pool is not None:
-                pool.shutdown(cancel_futures=True)
+                with _no_sigterm():
+                    pool.shutdown(cancel_futures=True)
         progress.done("pages")
         st.add_run_stat(run_id, "fetch", {}, t_fetch)
         st.add_run_stat(run_id, "extract", tally.data(), time.perf_counter() - t1)
@@ -591,7 +593,9 @@ def enrich_stage(
                 # Tagging is CPU-bound and independent per article: both cores.
                 # Story clustering below depends on order and stays in this process.
                 if pool is not None and len(inputs) >= POOL_THRESHOLD:
-                    tags = list(pool.map(_enrich_job, inputs, chunksize=16))
+                    with _no_sigterm():
+                        results = pool.map(_enrich_job, inputs, chunksize=16)
+                    tags = list(results)
                 else:
                     tags = [_enrich_job(i) for i in inputs]
                 fresh = {r.id: e for r, e in zip(untagged, tags, strict=True)}
@@ -616,7 +620,8 @@ def enrich_stage(
         return done
     finally:
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            with _no_sigterm():
+                pool.shutdown(cancel_futures=True)
         st.add_run_stat(run_id, "enrich", {"counts": {"enriched": done}}, time.perf_counter() - t0)
         if own:
             st.close()
@@ -760,6 +765,29 @@ def _close_run(
         return None
 
 
+_uninterruptible = 0  # depth of _no_sigterm() sections in the main thread
+_sigterm_pending = False
+
+
+@contextmanager
+def _no_sigterm() -> Iterator[None]:
+    """Hold SIGTERM back while worker processes are being started.
+
+    Raised in the middle of ``pool.submit`` (which may start a worker), the
+    run's exit would remove the pool's semaphores while a worker is still
+    unpickling them. So the exception waits for the end of this section.
+    """
+    global _uninterruptible, _sigterm_pending
+    _uninterruptible += 1
+    try:
+        yield
+    finally:
+        _uninterruptible -= 1
+    if _uninterruptible == 0 and _sigterm_pending:
+        _sigterm_pending = False
+        raise RunTerminated()
+
+
 @contextmanager
 def _sigterm_ends_run() -> Iterator[None]:
     """While a run goes on in the main thread, SIGTERM raises RunTerminated there."""
@@ -768,7 +796,11 @@ def _sigterm_ends_run() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
+        global _sigterm_pending
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the clean-up must finish
+        if _uninterruptible:
+            _sigterm_pending = True
+            return
         raise RunTerminated()
 
     previous = signal.signal(signal.SIGTERM, handler)
