@@ -87,7 +87,9 @@ FACET_FIELDS = {
     "day": "day",
 }
 
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tantivy-search")
+# Searches run here so a deadline can be kept; wide enough that concurrent API requests
+# rarely queue (queueing would count against the time budget).
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tantivy-search")
 
 
 # --------------------------------------------------------------------------- pure helpers
