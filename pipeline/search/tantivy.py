@@ -63,7 +63,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NULL_DATE_KEY = -(2**62)  # sorts after every real date in descending order
 WRITER_HEAP = 64_000_000
 REBUILD_HEAP = 200_000_000
-SCHEMA_VERSION = 1
 
 TEXT_INDEX_FIELDS = ("title_tok", "text_tok", "title_stem", "text_stem")
 KEYWORD_INDEX_FIELDS = {
