@@ -518,9 +518,11 @@ def test_time_budget_refuses_a_search_that_runs_out(generated):
             search_timeout=0.000001,  # sent as "1micros"
         )
     )
-    req = SearchRequest(query="m* OR f* OR c* OR t*", facets=True, sort="date")
+    req = SearchRequest(query="m* OR f* OR c* OR t* OR b* OR p*", facets=True, collapse=True)
+    # Elasticsearch checks the budget as it collects; one microsecond runs out on
+    # practically every search, but a lucky one may finish: a few tries at most.
     with pytest.raises(QueryError, match="too broad: it took longer than"):
-        for _ in range(20):
+        for _ in range(200):
             slow.search(req)
     slow.close()
     assert backend.search(req).total > 0
