@@ -197,12 +197,19 @@ def test_is_a_search_backend(backend: SqliteBackend) -> None:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("mobilisation", {"e1", "e2"}),
-        ("MOBILISATION", {"e1", "e2"}),
+        ("mobilisation", {"e1", "e2", "e8"}),  # e8 says only "mobilised"
+        ("MOBILISATION", {"e1", "e2", "e8"}),
+        ('"mobilisation"', {"e1", "e2"}),  # quoted: the exact word only
+        ('"mobilised"', {"e8"}),
+        ("mobilization", {"e1", "e2", "e8"}),  # American spelling
         ("mobili*", {"e1", "e2", "e8"}),
         ("mobilisation AND Sirte", {"e1", "e2"}),
         ("mobilisation Jufra", {"e1"}),
-        ("mobilisation OR Tripoli", {"e1", "e2", "e5", "e7"}),
+        ("mobilisation OR Tripoli", {"e1", "e2", "e5", "e7", "e8"}),
+        ('"mobilisation Sirte"~2', {"e1"}),
+        ('"mobilisation Sirte"~4', {"e1", "e2"}),
+        ('"Sirte mobilisation"~4', {"e1", "e2"}),  # any order
+        ('title:"mobilisation Sirte"~4', {"e1"}),
         ("Tripoli AND NOT demobilise", {"e5"}),
         ("Tripoli -demobilise", {"e5"}),
         ("(Tripoli OR Geneva) AND protest*", {"e5"}),
@@ -310,7 +317,7 @@ def test_request_filters(backend: SqliteBackend) -> None:
 
 
 def test_title_match_ranks_first(backend: SqliteBackend) -> None:
-    hits = backend.search(SearchRequest(query="mobilisation")).hits
+    hits = backend.search(SearchRequest(query='"mobilisation"')).hits
     assert [h.id for h in hits] == ["e1", "e2"]
     assert hits[0].score > hits[1].score > 0
     hits = backend.search(SearchRequest(query="Sirte")).hits
@@ -374,7 +381,7 @@ def test_hit_fields(backend: SqliteBackend) -> None:
 
 
 def test_facets_count_all_matches(backend: SqliteBackend) -> None:
-    result = backend.search(SearchRequest(query="mobilisation OR سرت", facets=True, limit=1))
+    result = backend.search(SearchRequest(query='"mobilisation" OR سرت', facets=True, limit=1))
     assert result.total == 3 and len(result.hits) == 1
     f = result.facets
     assert dict(f["source"]) == {"Libya Herald": 1, "Libya Observer": 1, "Al Wasat": 1}
@@ -463,7 +470,7 @@ def test_upsert_replaces_old_content(backend: SqliteBackend) -> None:
 
 def test_delete(backend: SqliteBackend) -> None:
     backend.delete(["e1", "missing"])
-    assert ids(backend, "mobilisation") == {"e2"}
+    assert ids(backend, '"mobilisation"') == {"e2"}
     assert ids(backend, "person:haftar") == {"a1"}
     assert backend.count() == len(ARTICLES) - 1
 
@@ -501,13 +508,13 @@ def test_rebuild_keeps_answering_during_the_swap(backend: SqliteBackend) -> None
     try:
         assert halfway.wait(60)
         # mid-build: the old index answers in full
-        assert ids(backend, "mobilisation") == {"e1", "e2"}
+        assert ids(backend, '"mobilisation"') == {"e1", "e2"}
         assert backend.count() == len(ARTICLES)
     finally:
         resume.set()
         worker.join(60)
     assert results["n"] == len(new_docs)
-    assert ids(backend, "mobilisation") == {"e2"}
+    assert ids(backend, '"mobilisation"') == {"e2"}
     assert backend.count() == len(new_docs)
 
 
@@ -553,3 +560,15 @@ def test_doc_from_article_fills_entity_fields() -> None:
     assert doc.story_id == "s1" and doc.ingested_at == INGESTED
     arabic = doc_from_article(ARTICLES[8], INGESTED)
     assert "سرت" in arabic.text_norm and "سِرت" in arabic.text
+
+
+def test_time_budget_interrupts_a_slow_search(tmp_path: Path) -> None:
+    from search_corpus import generate_docs
+
+    b = SqliteBackend(tmp_path / "budget.db", resolve=resolve, timeout=0.000001)
+    b.upsert(generate_docs(300, seed=1))
+    with pytest.raises(QueryError, match="too broad: it took longer than"):
+        b.search(SearchRequest(query="mobili* OR Sirte OR Tripoli", facets=True, collapse=True))
+    b.timeout = 30  # the same connection answers the next search normally
+    assert b.search(SearchRequest(query="forces", facets=True)).total > 0
+    b.close()

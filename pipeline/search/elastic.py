@@ -10,15 +10,20 @@ Layout on the server, for an index setting ``newswatch``:
   :meth:`ElasticsearchBackend.rebuild` fills a new version and swaps the alias
   in one atomic ``update_aliases`` call, so searches never see an empty index.
 
-Parity with the SQLite backend is by construction, not by analyzer tuning:
-``title_tok`` / ``text_tok`` hold the text already split and folded by
-:func:`query.tokens` (the one tokeniser both backends share) joined by
-spaces, and are indexed with the built-in ``whitespace`` analyzer, which every
-server has (the test server has no ``english``/``arabic``/``asciifolding``).
-Queries match only those fields. ``title_norm`` / ``text_norm`` (the pipeline's
-Arabic-folded text, standard analyzer) serve highlighting, and on a server that
-offers the language analyzers they get ``.en`` / ``.ar`` sub-fields for users
-of the query DSL directly; they never decide membership of a result set.
+Parity with the other backends is by construction, not by analyzer tuning:
+``title_tok`` / ``text_tok`` (exact forms) and ``title_stem`` / ``text_stem``
+(light stems) hold the token streams of the one shared tokenizer
+(:func:`docs.token_fields`) joined by spaces, and are indexed with the
+built-in ``whitespace`` analyzer, which every server has (the test server has
+no ``english``/``arabic``/``asciifolding``). Queries match only those
+fields. Snippets are cut from the original ``text`` by the shared
+:mod:`snippets` module, as on every backend. ``title_norm`` / ``text_norm``
+(the pipeline's Arabic-folded text, standard analyzer) get ``.en`` / ``.ar``
+sub-fields on a server that offers the language analyzers, for users of the
+query DSL directly; they never decide membership of a result set.
+
+Every search carries the search time budget (``timeout``); a search that
+runs out of it is refused as too broad rather than answered in part.
 
 Keyword fields hold :func:`query.keyword_value` forms, the ones queries are
 resolved to. ``total`` with ``collapse`` counts distinct stories (as SQLite
@@ -30,7 +35,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import html
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -44,14 +48,15 @@ from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundErro
 from pipeline.errors import BackendUnavailable, ConfigError, QueryError
 from pipeline.search import ast
 from pipeline.search.base import IndexReport, SearchDoc, SearchHit, SearchRequest, SearchResult
+from pipeline.search.docs import token_fields
 from pipeline.search.query import (
     Resolver,
     filters_node,
     keyword_value,
     parse_query,
     positive_nodes,
-    tokens,
 )
+from pipeline.search.snippets import snippet_for
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -77,7 +82,7 @@ KEYWORD_INDEX_FIELDS = {
     "story": "story_key",
 }
 DATE_INDEX_FIELDS = {"published": "published", "ingested": "ingested_at"}
-HIT_SOURCE = ["id", "title", "url", "source", "lang", "published", "story_id", "events"]
+HIT_SOURCE = ["id", "title", "url", "source", "lang", "published", "story_id", "events", "text"]
 HIT_SOURCE_EXTRA = ["entity_records"]
 
 _UNAVAILABLE = (TransportConnectionError, ConnectionTimeout)
@@ -91,7 +96,7 @@ def index_mappings() -> dict[str, Any]:
     kw = {"type": "keyword"}
     return {
         "dynamic": "strict",
-        "_source": {"excludes": ["title_tok", "text_tok"]},
+        "_source": {"excludes": ["title_tok", "text_tok", "title_stem", "text_stem"]},
         "properties": {
             "id": kw,
             "title": {
@@ -103,6 +108,8 @@ def index_mappings() -> dict[str, Any]:
             "text_norm": {"type": "text"},
             "title_tok": {"type": "text", "analyzer": "whitespace"},
             "text_tok": {"type": "text", "analyzer": "whitespace"},
+            "title_stem": {"type": "text", "analyzer": "whitespace"},
+            "text_stem": {"type": "text", "analyzer": "whitespace"},
             "summary": {"type": "text"},
             "url": kw,
             "source": kw,
@@ -171,8 +178,7 @@ def doc_body(doc: SearchDoc) -> dict[str, Any]:
         "text": doc.text,
         "title_norm": doc.title_norm,
         "text_norm": doc.text_norm,
-        "title_tok": " ".join(tokens(doc.title_norm)),
-        "text_tok": " ".join(tokens(doc.text_norm)),
+        **token_fields(doc),
         "summary": doc.summary,
         "url": doc.url,
         "source": doc.source,
@@ -202,12 +208,28 @@ def _filter(clause: dict[str, Any]) -> dict[str, Any]:
 
 
 def _text_clause(node: ast.Term | ast.Phrase) -> dict[str, Any]:
-    """One word/prefix/phrase on the token fields of its text fields, title boosted."""
+    """One word/prefix/phrase on the token fields of its text fields, title boosted.
+
+    Proximity is an unordered ``span_near``: its slop counts the gaps between
+    the words, FTS5 ``NEAR`` the tokens between the first and the last, hence
+    ``slop + 2 - len(words)``.
+    """
     clauses = []
     for f in node.fields:
-        field = f"{f}_tok"
+        field = f"{f}_{'tok' if node.exact else 'stem'}"
         boost = TITLE_BOOST if f == "title" else 1.0
-        if isinstance(node, ast.Phrase):
+        if isinstance(node, ast.Phrase) and node.slop:
+            clauses.append(
+                {
+                    "span_near": {
+                        "clauses": [{"span_term": {field: w}} for w in node.words],
+                        "slop": node.slop + 2 - len(node.words),
+                        "in_order": False,
+                        "boost": boost,
+                    }
+                }
+            )
+        elif isinstance(node, ast.Phrase):
             clauses.append(
                 {"match_phrase": {field: {"query": " ".join(node.words), "boost": boost}}}
             )
@@ -257,22 +279,6 @@ def compile_node(node: ast.Node) -> dict[str, Any]:
             "bool": {"should": [compile_node(i) for i in node.items], "minimum_should_match": 1}
         }
     raise QueryError(f"unsupported query node {type(node).__name__}")
-
-
-def highlight_query(node: ast.Node) -> dict[str, Any]:
-    """What to mark in snippets: the positive words, on the norm (display) fields."""
-    clauses = []
-    for n in positive_nodes(node):
-        for f in ("title_norm", "text_norm"):
-            if isinstance(n, ast.Phrase):
-                clauses.append({"match_phrase": {f: " ".join(n.words)}})
-            elif n.prefix:
-                clauses.append({"prefix": {f: n.value}})
-            else:
-                clauses.append({"match": {f: n.value}})
-    if not clauses:
-        return {"match_none": {}}
-    return {"bool": {"should": clauses}}
 
 
 def sort_spec(sort: str) -> list[Any]:
@@ -326,6 +332,7 @@ class ElasticsearchBackend:
             settings.elasticsearch_shards, settings.elasticsearch_replicas
         )
         self.resolve = resolve
+        self.timeout = settings.search_timeout
         self.client = client or self._client(settings)
         self._ready = False
 
@@ -432,7 +439,21 @@ class ElasticsearchBackend:
                 raise self._unavailable(exc) from None
             if not self._call(self.client.indices.exists_alias, name=self.alias):
                 self._call(self.client.indices.put_alias, index=name, name=self.alias)
+        self._add_new_fields()
         self._ready = True
+
+    def _add_new_fields(self) -> None:
+        """An index made before the stem fields existed gets them (``reindex`` fills them)."""
+        found = self._call(self.client.indices.get_mapping, index=self.alias)
+        for name, body in found.items():
+            props = body.get("mappings", {}).get("properties", {})
+            if "title_stem" not in props:
+                whitespace = {"type": "text", "analyzer": "whitespace"}
+                self._call(
+                    self.client.indices.put_mapping,
+                    index=name,
+                    properties={"title_stem": whitespace, "text_stem": whitespace},
+                )
 
     def _versions(self) -> list[str]:
         found = self._call(
@@ -592,20 +613,7 @@ class ElasticsearchBackend:
             "size": limit,
             "track_total_hits": True,
             "source_includes": [*HIT_SOURCE, *HIT_SOURCE_EXTRA],
-            "highlight": {
-                "pre_tags": ["<mark>"],
-                "post_tags": ["</mark>"],
-                "encoder": "html",
-                "highlight_query": highlight_query(node),
-                "fields": {
-                    "text_norm": {
-                        "fragment_size": SNIPPET_CHARS,
-                        "number_of_fragments": 1,
-                        "no_match_size": SNIPPET_CHARS,
-                    },
-                    "title_norm": {"number_of_fragments": 0},
-                },
-            },
+            "timeout": f"{max(int(self.timeout * 1_000_000), 1)}micros",
         }
         aggs: dict[str, Any] = {}
         if request.collapse:
@@ -639,11 +647,17 @@ class ElasticsearchBackend:
                 )
             body["from_"] = offset
         resp = self._call(self.client.search, index=self.alias, **body)
+        if resp.get("timed_out"):
+            raise QueryError(
+                f"the query is too broad: it took longer than {self.timeout:g} s "
+                "(NEWSWATCH_SEARCH_TIMEOUT); narrow it with more words, a field or a date range"
+            )
         raw_hits = resp["hits"]["hits"]
         total = int(resp["hits"]["total"]["value"])
         if request.collapse:
             total = int(resp["aggregations"]["stories"]["value"])
-        hits = [_hit(h, request.collapse) for h in raw_hits]
+        nodes = positive_nodes(node)
+        hits = [_hit(h, request.collapse, nodes) for h in raw_hits]
         facets = _facets(resp.get("aggregations", {})) if request.facets else {}
         next_cursor = None
         if raw_hits and len(raw_hits) == limit:
@@ -700,7 +714,7 @@ def _facet_aggs() -> dict[str, Any]:
             "min_doc_count": 1,
             "format": "yyyy-MM-dd",
         }
-    }
+    }  # every day with a match: the page's histogram needs the whole range
     return aggs
 
 
@@ -722,12 +736,9 @@ def _facets(aggs: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
     return out
 
 
-def _hit(h: dict[str, Any], collapse: bool) -> SearchHit:
+def _hit(h: dict[str, Any], collapse: bool, nodes: list[ast.Term | ast.Phrase]) -> SearchHit:
     src = h.get("_source", {})
-    hl = h.get("highlight", {})
-    snippet = (hl.get("text_norm") or hl.get("title_norm") or [""])[0]
-    if not snippet:
-        snippet = html.escape(src.get("title", ""), quote=True)
+    snippet = snippet_for(src.get("text") or "", nodes)
     collapsed = 0
     if collapse:
         inner = h.get("inner_hits", {}).get("story", {}).get("hits", {}).get("total", {})

@@ -9,9 +9,12 @@ state without touching anything else:
   the row id that binds the three tables never changes (a VACUUM may renumber
   implicit row ids); list fields are JSON text; dates are integer
   microseconds since the epoch (UTC) so they compare and sort as numbers.
-  The normalised title and text are kept once, in ``search_fts``.
-- ``search_fts``: FTS5 over (title_norm, text_norm), tokenizer
-  ``unicode61 remove_diacritics 2``; row id = ``search_docs.rid``.
+- ``search_fts``: FTS5 over the four token streams of the one shared
+  tokenizer (:func:`docs.token_fields`): ``title_tok``, ``text_tok`` (exact
+  forms: quoted phrases, wildcards) and ``title_stem``, ``text_stem`` (light
+  stems: bare words, proximity ``NEAR``); row id = ``search_docs.rid``. The
+  streams are space-joined tokens, so FTS5's own ``unicode61`` tokenizer
+  only splits them on spaces.
 - ``search_terms``: (field, value, rid) for every keyword field, values in
   the canonical form of :func:`query.keyword_value`.
 
@@ -29,11 +32,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import html
 import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +45,7 @@ from typing import Any
 from pipeline.errors import BackendUnavailable, QueryError
 from pipeline.search import ast
 from pipeline.search.base import IndexReport, SearchDoc, SearchHit, SearchRequest, SearchResult
+from pipeline.search.docs import token_fields
 from pipeline.search.query import (
     Resolver,
     filters_node,
@@ -49,15 +53,15 @@ from pipeline.search.query import (
     parse_query,
     positive_nodes,
 )
+from pipeline.search.snippets import snippet_for
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NULL_DATE_KEY = -(2**62)  # sorts after every real date in descending order
 TITLE_WEIGHT = 5.0
 TEXT_WEIGHT = 1.0
-SNIPPET_TOKENS = 30
 FACET_SIZE = 20
 BATCH = 500
-_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"  # private-use sentinels, replaced after escaping
+FTS_COLUMNS = ("title_tok", "text_tok", "title_stem", "text_stem")
 
 _DOC_COLUMNS = (
     "id",
@@ -106,7 +110,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS search_docs_ingested ON search_docs(ingested_us)",
     "CREATE INDEX IF NOT EXISTS search_docs_story ON search_docs(story_id)",
     """CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
-        title_norm, text_norm, tokenize = 'unicode61 remove_diacritics 2'
+        title_tok, text_tok, title_stem, text_stem, tokenize = 'unicode61 remove_diacritics 0'
     )""",
     """CREATE TABLE IF NOT EXISTS search_terms (
         field TEXT NOT NULL,
@@ -141,18 +145,21 @@ def fts_quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def fts_columns(fields: tuple[str, ...]) -> str:
-    cols = [f"{f}_norm" for f in ("title", "text") if f in fields]
+def fts_columns(fields: tuple[str, ...], exact: bool) -> str:
+    kind = "tok" if exact else "stem"
+    cols = [f"{f}_{kind}" for f in ("title", "text") if f in fields]
     return cols[0] if len(cols) == 1 else "{" + " ".join(cols) + "}"
 
 
 def fts_expr(node: ast.Term | ast.Phrase) -> str:
-    """One word, prefix or phrase as an FTS5 MATCH expression with its column filter."""
+    """One word, prefix, phrase or NEAR group as an FTS5 MATCH expression with its columns."""
     if isinstance(node, ast.Term):
         body = fts_quote(node.value) + (" *" if node.prefix else "")
+    elif node.slop:
+        body = "NEAR(" + " ".join(fts_quote(w) for w in node.words) + f", {node.slop})"
     else:
         body = fts_quote(" ".join(node.words))
-    return f"{fts_columns(node.fields)} : {body}"
+    return f"{fts_columns(node.fields, node.exact)} : {body}"
 
 
 def rank_expr(node: ast.Node) -> str | None:
@@ -209,19 +216,6 @@ def compile_node(node: ast.Node) -> tuple[str, list[Any]]:
             params.extend(p)
         return joiner.join(sqls), params
     raise QueryError(f"unsupported query node {type(node).__name__}")
-
-
-def render_snippet(raw: str) -> str:
-    """FTS5 snippet with sentinel marks -> safe HTML with <mark> around matches."""
-    escaped = html.escape(raw, quote=True)
-    return escaped.replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
-
-
-def lead_snippet(text: str, words: int = SNIPPET_TOKENS) -> str:
-    """The start of the text, escaped: the snippet of a query with no words."""
-    parts = text.split()
-    out = " ".join(parts[:words])
-    return html.escape(out + (" …" if len(parts) > words else ""), quote=True)
 
 
 def encode_cursor(sort: str, key: list[Any]) -> str:
@@ -291,9 +285,13 @@ class SqliteBackend:
 
     name = "sqlite"
 
-    def __init__(self, path: str | Path, resolve: Resolver | None = None) -> None:
+    def __init__(
+        self, path: str | Path, resolve: Resolver | None = None, *, timeout: float = 10.0
+    ) -> None:
         self.path = str(path)
         self.resolve = resolve
+        self.timeout = timeout
+        self.created = False  # True when this process created (or renewed) empty tables
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._conn = self._connect()
@@ -321,8 +319,15 @@ class SqliteBackend:
             except sqlite3.Error as exc:
                 raise BackendUnavailable(f"cannot create search tables: {exc}") from exc
 
-    @staticmethod
-    def _create(conn: sqlite3.Connection) -> None:
+    def _create(self, conn: sqlite3.Connection) -> None:
+        """Create the tables; an index of an older layout is dropped (rebuilt from state)."""
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(search_fts)")]
+        if cols and tuple(cols) != FTS_COLUMNS:
+            for table in _TABLES:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            cols = []
+        if not cols:
+            self.created = True
         for stmt in _SCHEMA:
             conn.execute(stmt)
 
@@ -347,9 +352,11 @@ class SqliteBackend:
             cols = ", ".join(_DOC_COLUMNS)
             marks = ", ".join("?" for _ in _DOC_COLUMNS)
             rid = conn.execute(f"INSERT INTO search_docs ({cols}) VALUES ({marks})", row).lastrowid
+        toks = token_fields(doc)
         conn.execute(
-            "INSERT INTO search_fts (rowid, title_norm, text_norm) VALUES (?, ?, ?)",
-            (rid, doc.title_norm, doc.text_norm),
+            "INSERT INTO search_fts (rowid, title_tok, text_tok, title_stem, text_stem) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (rid, *(toks[c] for c in FTS_COLUMNS)),
         )
         conn.executemany(
             "INSERT OR IGNORE INTO search_terms (field, value, rid) VALUES (?, ?, ?)",
@@ -464,7 +471,17 @@ class SqliteBackend:
         try:
             return conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, self.timeout) from None
+
+    @contextlib.contextmanager
+    def _budget(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """Interrupt a statement that runs past the search time budget (progress handler)."""
+        deadline = time.monotonic() + self.timeout
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+        try:
+            yield
+        finally:
+            conn.set_progress_handler(None, 0)
 
     def iter_ids(self, request: SearchRequest) -> Iterator[str]:
         """Every matching id, streamed from a private connection (one consistent snapshot)."""
@@ -475,7 +492,7 @@ class SqliteBackend:
             try:
                 cur = conn.execute(f"SELECT d.id FROM search_docs d WHERE {cond}", params)
             except sqlite3.OperationalError as exc:
-                raise _translate(exc) from None
+                raise _translate(exc, self.timeout) from None
             while rows := cur.fetchmany(1000):
                 for (doc_id,) in rows:
                     yield doc_id
@@ -489,7 +506,8 @@ class SqliteBackend:
         if rank:
             join = (
                 "LEFT JOIN (SELECT rowid AS rid, "
-                f"-bm25(search_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}) AS score "
+                f"-bm25(search_fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}, {TITLE_WEIGHT}, {TEXT_WEIGHT}) "
+                "AS score "
                 "FROM search_fts WHERE search_fts MATCH ?) r ON r.rid = d.rid"
             )
             score, jparams = "COALESCE(r.score, 0.0)", [rank]
@@ -526,13 +544,13 @@ class SqliteBackend:
             f"SELECT rid, id, score, pkey, others FROM ({final}) {where} "
             f"ORDER BY {order} LIMIT ? OFFSET ?"
         )
-        with self._lock:
+        with self._lock, self._budget(self._conn):
             conn = self._conn
             total = self._run(conn, count_sql, cparams)[0][0]
             rows = self._run(conn, page_sql, [*base_params, *wparams, limit + 1, offset])
             more = len(rows) > limit
             rows = rows[:limit]
-            hits = self._hits(conn, rows, rank)
+            hits = self._hits(conn, rows, positive_nodes(node))
             facets = self._facets(conn, cond, cparams) if request.facets else {}
         next_cursor = None
         if more and rows:
@@ -542,7 +560,7 @@ class SqliteBackend:
         return SearchResult(total=total, hits=hits, facets=facets, next_cursor=next_cursor)
 
     def _hits(
-        self, conn: sqlite3.Connection, rows: list[tuple], rank: str | None
+        self, conn: sqlite3.Connection, rows: list[tuple], nodes: list[ast.Term | ast.Phrase]
     ) -> list[SearchHit]:
         if not rows:
             return []
@@ -553,21 +571,10 @@ class SqliteBackend:
             for r in self._run(
                 conn,
                 "SELECT rid, id, title, url, source, lang, published_us, story_id, events, "
-                f"entity_records, substr(text, 1, 4000) FROM search_docs WHERE rid IN ({marks})",
+                f"entity_records, text FROM search_docs WHERE rid IN ({marks})",
                 rids,
             )
         }
-        snippets: dict[int, str] = {}
-        if rank:
-            for rid, snip in self._run(
-                conn,
-                f"SELECT rowid, snippet(search_fts, 1, '{_MARK_OPEN}', '{_MARK_CLOSE}', '…', "
-                f"{SNIPPET_TOKENS}) FROM search_fts WHERE search_fts MATCH ? "
-                f"AND rowid IN ({marks})",
-                [rank, *rids],
-            ):
-                if snip:
-                    snippets[rid] = render_snippet(snip)
         hits = []
         for rid, _doc_id, score, _pkey, others in rows:
             d = docs[rid]
@@ -580,7 +587,7 @@ class SqliteBackend:
                     lang=d[5],
                     published=from_us(d[6]),
                     score=float(score),
-                    snippet=snippets.get(rid) or lead_snippet(d[10]),
+                    snippet=snippet_for(d[10], nodes),
                     story_id=d[7],
                     events=json.loads(d[8]),
                     entities=json.loads(d[9]),
@@ -592,7 +599,7 @@ class SqliteBackend:
     def _facets(
         self, conn: sqlite3.Connection, cond: str, params: list[Any]
     ) -> dict[str, list[tuple[str, int]]]:
-        """Counts over every matching document (not just the page), top 20 per facet."""
+        """Counts over every match (not just the page): top 20 per facet, every day."""
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS search_match (rid INTEGER PRIMARY KEY)")
         conn.execute("DELETE FROM temp.search_match")
         try:
@@ -601,7 +608,7 @@ class SqliteBackend:
                 params,
             )
         except sqlite3.OperationalError as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, self.timeout) from None
         top = f"ORDER BY 2 DESC, 1 ASC LIMIT {FACET_SIZE}"
         joined = "FROM search_docs d JOIN temp.search_match m ON m.rid = d.rid"
         queries = {
@@ -642,9 +649,14 @@ def _keyset(cols: tuple[str, ...], key: list[Any]) -> tuple[str, list[Any]]:
     return "WHERE " + " OR ".join(clauses), params
 
 
-def _translate(exc: sqlite3.OperationalError) -> Exception:
+def _translate(exc: sqlite3.OperationalError, timeout: float = 0.0) -> Exception:
     """A query the engine cannot run is the user's problem; anything else is an outage."""
     msg = str(exc)
+    if "interrupted" in msg:
+        return QueryError(
+            f"the query is too broad: it took longer than {timeout:g} s "
+            "(NEWSWATCH_SEARCH_TIMEOUT); narrow it with more words, a field or a date range"
+        )
     if re.search(r"fts5|syntax error|too large|too many|no such column", msg):
         return QueryError(f"the query cannot be run: {msg}")
     return BackendUnavailable(f"search database error: {msg}")
