@@ -346,7 +346,9 @@ def _worker_pool() -> ProcessPoolExecutor | None:
     )
 
 
-def _extract_job(page: Page, item: FeedItem, min_chars: int) -> tuple[Article | Failure, bool]:
+def _extract_job(
+    page: Page, item: FeedItem, min_chars: int, mode: str = "fast"
+) -> tuple[Article | Failure, bool]:
     """Extract, then tag (language, entities, events) in the same worker.
 
     Both are CPU-bound and independent per page, so they run in the worker
@@ -356,7 +358,7 @@ def _extract_job(page: Page, item: FeedItem, min_chars: int) -> tuple[Article | 
     from pipeline.extract import extract_article
 
     try:
-        result = extract_article(page, item, min_text_chars=min_chars)
+        result = extract_article(page, item, min_text_chars=min_chars, mode=mode)  # type: ignore[arg-type]
     except Exception as exc:  # one ugly page never sinks the run
         return Failure("extract", "extract_error", f"{type(exc).__name__}: {exc}", page.url), False
     if not isinstance(result, Article):
@@ -453,9 +455,16 @@ def fetch_extract_stage(
                     save_pages()
                 item = st.item_to_feed_item(row)
                 if pool is None:
-                    finish(row, *_extract_job(result, item, settings.min_text_chars))
+                    finish(
+                        row,
+                        *_extract_job(
+                            result, item, settings.min_text_chars, settings.extraction_mode
+                        ),
+                    )
                     continue
-                job = pool.submit(_extract_job, result, item, settings.min_text_chars)
+                job = pool.submit(
+                    _extract_job, result, item, settings.min_text_chars, settings.extraction_mode
+                )
                 inflight.append((row, job))
                 if len(inflight) >= MAX_INFLIGHT or inflight[0][1].done():
                     drain(MAX_INFLIGHT)
