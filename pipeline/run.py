@@ -535,7 +535,7 @@ def enrich_stage(
     progress: Progress | None = None,
 ) -> int:
     """Tag language, entities and events; assign story ids (near-duplicate clusters)."""
-    from pipeline.dedup import StoryClusterer  # datasketch + SciPy: only when enriching
+    from pipeline.dedup import StoryClusterer
 
     st, own = _store(settings, store)
     progress = progress or NoProgress()
