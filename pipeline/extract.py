@@ -94,6 +94,18 @@ _BINARY_MAGIC = (
     b"ID3",
 )
 _MARKUP = re.compile(rb"<\s*(!doctype|html|head|body|p|div|article|title|meta)\b", re.IGNORECASE)
+# What the magic bytes are, for the message: say what was sent, not what it was called.
+_MAGIC_NAMES = {
+    b"%PDF-": "PDF",
+    b"\x89PNG": "PNG image",
+    b"\xff\xd8\xff": "JPEG image",
+    b"GIF8": "GIF image",
+    b"PK\x03\x04": "ZIP archive",
+    b"\x1f\x8b": "gzip",
+    b"RIFF": "RIFF media",
+    b"OggS": "Ogg media",
+    b"ID3": "MP3 audio",
+}
 
 # The same shape htmldate looks for (so that a date it read from the URL is
 # recognised as such), plus compact /YYYYMMDD/ path segments.
@@ -432,7 +444,14 @@ def extract_article(
         return Failure("extract", "empty", "the page body is empty", url=page.url)
     if not is_html(content_type, page.body):
         mime = (content_type or "unknown").split(";", 1)[0].strip()
-        return Failure("extract", "not_html", f"content type {mime} is not a web page", page.url)
+        head = page.body[:1024].lstrip()
+        kind = next((name for magic, name in _MAGIC_NAMES.items() if head.startswith(magic)), None)
+        detail = (
+            f"the body is {kind} bytes (served as {mime}), not a web page"
+            if kind
+            else f"content type {mime} is not a web page"
+        )
+        return Failure("extract", "not_html", detail, page.url)
 
     html, encoding = decode_html(page.body, content_type)
     final_url = page.final_url or page.url

@@ -207,7 +207,7 @@ def parse_feed(
     Raises :class:`NotAFeed` when the body is no RSS/Atom at all. Entries
     without a usable http(s) link, or with a malformed one (a bad port, an
     unclosed IPv6 bracket), are skipped and counted in the warning;
-    repeated entries (same guid, or link) are kept once. A date in the future
+    repeated entries (same guid and link) are kept once. A date in the future
     is dropped (None), never replaced by the fetch time.
     """
     now = now or datetime.now(UTC)
@@ -231,7 +231,7 @@ def parse_feed(
 
     feed_lang = source.lang or _primary_lang(parsed.feed.get("language"))
     items: list[FeedItem] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     no_link = 0
     bad_links: list[str] = []
     for entry in parsed.entries:
@@ -248,9 +248,11 @@ def parse_feed(
             bad_links.append(link)
             continue
         guid = (entry.get("id") or "").strip() or link
-        if guid in seen:
+        # The same guid with another link is another article (a recycled guid):
+        # kept, and the store files it as a new item and warns.
+        if (guid, link) in seen:
             continue
-        seen.add(guid)
+        seen.add((guid, link))
         items.append(
             FeedItem(
                 feed=source.name,

@@ -9,7 +9,19 @@ address is allow-listed (``NEWSWATCH_ALLOW_HOSTS``; the demo and the tests
 allow 127.0.0.1).
 
 The decision itself, :func:`refusal_reason`, is a pure function of the host,
-its addresses and the allow-list, so it is tested without any network.
+its addresses, the port and the allow-list, so it is tested without any
+network. An allow-list entry may name a port (``intranet.example:8080``,
+``10.0.0.5:8080``, ``[::1]:8080``): then only that port is allowed, not every
+service on the address. An entry that is none of host, address, network or
+one of those with a port is refused at start-up (:func:`parse_allow_entry`).
+
+A refusal is a :class:`Refusal`: the sentence for the user, with a
+``reason`` key beside it: ``refused_address`` for the guard's own refusal,
+``dns_error`` when the name does not resolve at all (often transient, and
+not the guard's doing).
+
+The same guard checks alert channels that connect to a host the admin
+chose (webhooks, SMTP servers), see :mod:`pipeline.alerts.channels`.
 
 Known limit: the address is checked at resolution time; a DNS answer that
 changes between this check and the connection (DNS rebinding) is not caught.
@@ -18,8 +30,10 @@ changes between this check and the connection (DNS rebinding) is not caught.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -37,6 +51,41 @@ _DOCUMENTATION = tuple(
 _BENCHMARKING = (ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:2::/48"))
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$"
+)
+
+
+class Refusal(str):
+    """Why a URL is refused: the sentence itself, plus a short ``reason`` key."""
+
+    reason: str
+
+    def __new__(cls, text: str, reason: str = "refused_address") -> Refusal:
+        obj = super().__new__(cls, text)
+        obj.reason = reason
+        return obj
+
+
+@dataclass(frozen=True, slots=True)
+class AllowEntry:
+    """One NEWSWATCH_ALLOW_HOSTS entry: a host name or a network, optionally one port."""
+
+    text: str
+    name: str | None = None
+    net: IPNetwork | None = None
+    port: int | None = None
+
+    def allows_port(self, port: int | None) -> bool:
+        return self.port is None or port is None or self.port == port
+
+
+def _article(word: str) -> str:
+    """'a' or 'an' before ``word`` (an unspecified, an IPv6, a loopback ...)."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def _classify(addr: IPAddress) -> str | None:
     """The kind of non-public address ``addr`` is, or None if it is public."""
     if addr.version == 6:
@@ -47,7 +96,7 @@ def _classify(addr: IPAddress) -> str | None:
         if embedded is not None:
             inner = _classify(embedded)
             if inner is not None:
-                return f"IPv6 address embedding {embedded}, a {inner}"
+                return f"IPv6 address embedding {embedded}, {_article(inner)} {inner}"
             return None
         if addr.teredo is not None:
             return "Teredo tunnel (reserved)"
@@ -87,53 +136,109 @@ def _parse_address(text: str) -> IPAddress | None:
         return None
 
 
-def _parse_allow(allow_hosts: list[str]) -> tuple[set[str], list[IPNetwork]]:
-    """Split allow-list entries into host names and address networks (an address is a /32)."""
-    names: set[str] = set()
-    nets: list[IPNetwork] = []
+def parse_allow_entry(entry: str) -> AllowEntry | None:
+    """One allow-list entry; None for a blank one; ValueError saying why it is unusable.
+
+    Accepted: ``name``, ``name:port``, an address, ``address:port``,
+    ``[v6]``, ``[v6]:port``, a network (``10.8.0.0/16``).
+    """
+    text = entry.strip()
+    if not text:
+        return None
+    host, port = text, None
+    bracketed = re.fullmatch(r"\[([^\]]+)\](?::(.*))?", text)
+    if bracketed:
+        host, port_text = bracketed.group(1), bracketed.group(2)
+        if port_text is not None:
+            port = _port(port_text, entry)
+    elif text.count(":") == 1:  # name:port or v4:port (a bare v6 has several colons)
+        host, port_text = text.split(":")
+        port = _port(port_text, entry)
+    host = _clean_host(host)
+    try:
+        return AllowEntry(text, net=ipaddress.ip_network(host, strict=False), port=port)
+    except ValueError:
+        pass
+    if "/" in host or not _HOSTNAME.match(host):
+        raise ValueError(
+            f"{entry!r} is not a host name, an address, a network or one of those with :PORT"
+        )
+    return AllowEntry(text, name=host, port=port)
+
+
+def _port(text: str, entry: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{entry!r}: the port must be a number from 1 to 65535")
+    return int(text)
+
+
+def _parse_allow(allow_hosts: list[str]) -> list[AllowEntry]:
+    """The usable entries (an unusable one is skipped here; settings refuse it at start-up)."""
+    out: list[AllowEntry] = []
     for entry in allow_hosts:
-        item = _clean_host(entry)
-        if not item:
-            continue
         try:
-            nets.append(ipaddress.ip_network(item, strict=False))
+            parsed = parse_allow_entry(entry)
         except ValueError:
-            names.add(item)
-    return names, nets
+            continue
+        if parsed is not None:
+            out.append(parsed)
+    return out
 
 
-def _allowed(addr: IPAddress, nets: list[IPNetwork]) -> bool:
+def _addr_matches(addr: IPAddress, net: IPNetwork) -> bool:
     candidates: list[IPAddress] = [addr]
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         candidates.append(addr.ipv4_mapped)
-    return any(c in net for c in candidates for net in nets if net.version == c.version)
+    return any(c in net for c in candidates if net.version == c.version)
 
 
-def refusal_reason(host: str, addresses: list[str], allow_hosts: list[str]) -> str | None:
-    """None if ``host`` (resolving to ``addresses``) may be fetched, else why not.
+def _port_note(entries: list[AllowEntry], port: int | None) -> str:
+    ports = sorted({e.port for e in entries if e.port is not None})
+    shown = ", ".join(str(p) for p in ports)
+    return (
+        f"NEWSWATCH_ALLOW_HOSTS allows it only on port{'s' if len(ports) > 1 else ''} {shown}, "
+        f"not {port}"
+    )
+
+
+def refusal_reason(
+    host: str, addresses: list[str], allow_hosts: list[str], port: int | None = None
+) -> Refusal | None:
+    """None if ``host`` (resolving to ``addresses``) may be reached on ``port``, else why not.
 
     Every address must pass: a name that resolves to one public and one
-    private address is refused, since the connection may use either.
+    private address is refused, since the connection may use either. An
+    allow-list entry with a port allows only that port.
     """
-    names, nets = _parse_allow(allow_hosts)
+    entries = _parse_allow(allow_hosts)
     clean = _clean_host(host)
-    if clean in names:
+    by_name = [e for e in entries if e.name == clean]
+    if any(e.allows_port(port) for e in by_name):
         return None
     if not addresses:
-        return f"{host} did not resolve to any address"
+        return Refusal(f"{host} did not resolve to any address", "dns_error")
     for text in addresses:
         addr = _parse_address(text)
         if addr is None:
-            return f"{host} resolved to {text!r}, which is not an IP address"
-        if _allowed(addr, nets):
+            return Refusal(f"{host} resolved to {text!r}, which is not an IP address")
+        by_addr = [e for e in entries if e.net is not None and _addr_matches(addr, e.net)]
+        if any(e.allows_port(port) for e in by_addr):
             continue
         kind = _classify(addr)
         if kind is None:
             continue
+        a = _article(kind)
+        if by_name or by_addr:
+            return Refusal(
+                f"{host} resolves to {addr}, {a} {kind} address; "
+                + _port_note(by_name + by_addr, port)
+            )
         if _parse_address(clean) == addr:
-            return f"{addr} is a {kind} address; add it to NEWSWATCH_ALLOW_HOSTS to allow it"
-        return (
-            f"{host} resolves to {addr}, a {kind} address; "
+            return Refusal(
+                f"{addr} is {a} {kind} address; add it to NEWSWATCH_ALLOW_HOSTS to allow it"
+            )
+        return Refusal(
+            f"{host} resolves to {addr}, {a} {kind} address; "
             f"add {host} or {addr} to NEWSWATCH_ALLOW_HOSTS to allow it"
         )
     return None
@@ -156,9 +261,26 @@ def resolve(host: str) -> list[str]:
     return seen
 
 
+def check_host(
+    host: str,
+    port: int | None,
+    allow_hosts: list[str],
+    resolver: Callable[[str], list[str]] = resolve,
+) -> Refusal | None:
+    """None if ``host`` may be connected to on ``port``, else why not (no connection made)."""
+    clean = _clean_host(host)
+    if any(e.name == clean and e.allows_port(port) for e in _parse_allow(allow_hosts)):
+        return None
+    try:
+        addresses = resolver(host)
+    except (OSError, UnicodeError) as exc:
+        return Refusal(f"{host} does not resolve ({exc})", "dns_error")
+    return refusal_reason(host, addresses, allow_hosts, port)
+
+
 def check_url(
     url: str, allow_hosts: list[str], resolver: Callable[[str], list[str]] = resolve
-) -> str | None:
+) -> Refusal | None:
     """None if ``url`` may be fetched, else a sentence saying why not (no connection made).
 
     ``resolver`` is swappable so tests can check name handling without DNS traffic.
@@ -166,20 +288,13 @@ def check_url(
     try:
         parts = urlsplit(url)
         host = parts.hostname
-        _ = parts.port  # raises ValueError on a bad port
+        port = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
-        return f"{url!r} is not a valid URL ({exc})"
+        return Refusal(f"{url!r} is not a valid URL ({exc})")
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         shown = scheme or "no scheme"
-        return f"{url!r} uses {shown}; only http and https URLs are fetched"
+        return Refusal(f"{url!r} uses {shown}; only http and https URLs are fetched")
     if not host:
-        return f"{url!r} has no host"
-    names, _nets = _parse_allow(allow_hosts)
-    if _clean_host(host) in names:
-        return None
-    try:
-        addresses = resolver(host)
-    except (OSError, UnicodeError) as exc:
-        return f"{host} does not resolve ({exc})"
-    return refusal_reason(host, addresses, allow_hosts)
+        return Refusal(f"{url!r} has no host")
+    return check_host(host, port or DEFAULT_PORTS[scheme], allow_hosts, resolver)

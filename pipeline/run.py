@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
+import sys
+import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from multiprocessing import current_process, get_context
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.config import Settings
-from pipeline.errors import BackendUnavailable
+from pipeline.errors import BackendUnavailable, StateUnavailable
 from pipeline.models import Article, Failure, FeedItem, FeedSource, Page
 from pipeline.store import Store, open_store
 from pipeline.store.db import PERMANENT_REASONS, article_from_row
@@ -109,10 +114,62 @@ def configured_feeds(settings: Settings) -> list[FeedSource]:
 
 
 # ---------------------------------------------------------------- runs
-def start_run(settings: Settings, store: Store | None = None) -> str:
+class RunTerminated(BaseException):
+    """SIGTERM arrived during a run. A BaseException, so no "one bad page never
+    sinks the run" handler swallows it on its way to :func:`ingest_cycle`."""
+
+
+def _pid_alive(pid: int) -> bool:
+    """True if ``pid`` runs (a zombie, killed but not yet reaped, counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _owner() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def close_dead_runs(store: Store) -> list[str]:
+    """Mark ``killed`` the runs left ``running`` by a process of this host that is gone.
+
+    A run started by ``ingest``/``watch`` records its host and pid; if that
+    process no longer exists (kill -9, OOM killer, a scheduler's timeout), the
+    run can never close itself, so the next run does, and ends the item
+    leases it held so its pages are fetched now, not when the leases expire.
+    Runs of other hosts, and Airflow runs (no owner: their tasks come and go),
+    are left alone.
+    """
+    here = socket.gethostname()
+    closed = []
+    for run in store.running_runs():
+        owner = (run.summary or {}).get("owner") or {}
+        pid = owner.get("pid")
+        if owner.get("host") != here or not isinstance(pid, int) or pid == os.getpid():
+            continue
+        if _pid_alive(pid):
+            continue
+        note = f"process {pid} on {here} ended without closing this run (killed)"
+        if store.mark_run_killed(run.id, note):
+            closed.append(run.id)
+        store.release_items(run.id)
+    return closed
+
+
+def start_run(
+    settings: Settings, store: Store | None = None, owner: dict[str, Any] | None = None
+) -> str:
     st, own = _store(settings, store)
     run_id = _now().strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
-    st.start_run(run_id)
+    st.start_run(run_id, owner)
     if own:
         st.close()
     return run_id
@@ -283,8 +340,19 @@ def poll_stage(
                 tally.counts["feeds_not_modified"] += 1
             else:
                 tally.counts["feeds_ok"] += 1
-                new = st.add_items(poll.items)
+                relinked: list[FeedItem] = []
+                new = st.add_items(poll.items, relinked)
                 new_ids.extend(new)
+                if relinked:
+                    first = relinked[0]
+                    more = f" (and {len(relinked) - 1} more)" if len(relinked) > 1 else ""
+                    tally.warnings.append(
+                        {
+                            "feed": poll.source.name,
+                            "warning": f"guid {first.guid!r} reused for a new link "
+                            f"{first.link}{more}: stored as a new item",
+                        }
+                    )
                 if poll.warning:  # e.g. a malformed ("bozo") feed that still gave entries
                     tally.counts["feeds_with_warnings"] += 1
                     tally.warnings.append({"feed": poll.source.name, "warning": poll.warning})
@@ -334,16 +402,51 @@ def _worker_pool() -> ProcessPoolExecutor | None:
     """One worker per core for the CPU-bound extraction and tagging.
 
     forkserver, not fork: the parent holds threads (the fetch loop, database
-    connections) that a forked child must not inherit. None (work in this
-    process) where this process is daemonic and may not have children: an
-    Airflow task on a Celery prefork worker is one, and the cluster runs one
-    such task per worker slot, which keeps the cores busy anyway.
+    connections) that a forked child must not inherit. Each worker dies with
+    the run (:func:`_die_with_parent`): a scheduler that kills an ingest on
+    timeout must not leave workers (and, through them, multiprocessing's
+    resource tracker) behind. None (work in this process) where this process
+    is daemonic and may not have children: an Airflow task on a Celery prefork
+    worker is one, and the cluster runs one such task per worker slot, which
+    keeps the cores busy anyway.
     """
     if current_process().daemon:
         return None
     return ProcessPoolExecutor(
-        max_workers=os.cpu_count() or 2, mp_context=get_context("forkserver")
+        max_workers=os.cpu_count() or 2,
+        mp_context=get_context("forkserver"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
     )
+
+
+def _die_with_parent(run_pid: int) -> None:
+    """Worker initializer: end this worker when the process that runs the ingest ends.
+
+    A worker's parent is the forkserver, which exits when the ingest does
+    (its pipe to the ingest closes, even on kill -9). So the kernel is asked
+    to SIGKILL the worker when its parent goes (Linux ``PR_SET_PDEATHSIG``),
+    and a watchdog thread covers other systems and the moment before the
+    request: when the parent or the ingest is gone, the worker exits. With
+    every worker gone the resource tracker sees its pipe close and exits too.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+    def watch() -> None:
+        while os.getppid() == parent and _pid_alive(run_pid):
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def _extract_job(
@@ -394,8 +497,12 @@ def fetch_extract_stage(
     tally = _Tally()
     t0 = time.perf_counter()
     stored: list[str] = []
+    # Unique per call: parallel Airflow fetch tasks share one run id.
+    lease = f"{run_id or 'adhoc'}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
     try:
-        rows = [r for r in st.get_items(item_ids) if r.status == "pending"]
+        until = _now() + timedelta(seconds=settings.item_lease)
+        claimed = st.claim_items(list(item_ids), lease, until)
+        rows = [r for r in st.get_items(claimed) if r.status == "pending"]
         # An item whose link is already a stored article needs no fetch.
         # Two items whose links share a canonical URL are one page: fetch it once.
         known = st.existing_article_ids(article_id(r.link) for r in rows)
@@ -462,9 +569,14 @@ def fetch_extract_stage(
                         ),
                     )
                     continue
-                job = pool.submit(
-                    _extract_job, result, item, settings.min_text_chars, settings.extraction_mode
-                )
+                with _no_sigterm():
+                    job = pool.submit(
+                        _extract_job,
+                        result,
+                        item,
+                        settings.min_text_chars,
+                        settings.extraction_mode,
+                    )
                 inflight.append((row, job))
                 if len(inflight) >= MAX_INFLIGHT or inflight[0][1].done():
                     drain(MAX_INFLIGHT)
@@ -478,12 +590,17 @@ def fetch_extract_stage(
                 drain(max(0, len(inflight) - WRITE_BATCH))
         finally:
             if pool is not None:
-                pool.shutdown(cancel_futures=True)
+                with _no_sigterm():
+                    pool.shutdown(cancel_futures=True)
         progress.done("pages")
         st.add_run_stat(run_id, "fetch", {}, t_fetch)
         st.add_run_stat(run_id, "extract", tally.data(), time.perf_counter() - t1)
         return stored
     finally:
+        # What was not marked (an error, SIGTERM) is free for the next run at once;
+        # if even that cannot be written (a full disk), the lease expires by itself.
+        with suppress(Exception):
+            st.release_items(lease)
         if own:
             st.close()
 
@@ -504,17 +621,25 @@ def _record_item_failure(
 def _store_article(
     st: Store, row: Any, article: Article, tagged: bool, tally: _Tally, stored: list[str]
 ) -> None:
-    original = st.article_with_hash(article.content_hash, exclude_id=article.id)
-    if original is not None or st.article_exists(article.id):
-        st.mark_item(row.id, status="duplicate", article_id=original or article.id)
-        tally.counts["duplicates"] += 1
-        return
-    if st.save_article(article, tagged=tagged):
-        tally.counts["extracted"] += 1
-        stored.append(article.id)
-    else:  # another process stored it first
-        tally.counts["duplicates"] += 1
-    st.mark_item(row.id, status="done", article_id=article.id)
+    """Store a new article, or mark its item a duplicate of the one already stored.
+
+    One transaction, with the content-hash check serialised across processes
+    (:meth:`Store.lock_for_article`): two exact copies fetched at the same
+    moment by two processes still give one article.
+    """
+    with st.batch():
+        st.lock_for_article(row.id, article.content_hash)
+        original = st.article_with_hash(article.content_hash, exclude_id=article.id)
+        if original is not None or st.article_exists(article.id):
+            st.mark_item(row.id, status="duplicate", article_id=original or article.id)
+            tally.counts["duplicates"] += 1
+            return
+        if st.save_article(article, tagged=tagged):
+            tally.counts["extracted"] += 1
+            stored.append(article.id)
+        else:  # another process stored it first
+            tally.counts["duplicates"] += 1
+        st.mark_item(row.id, status="done", article_id=article.id)
 
 
 # ---------------------------------------------------------------- enrich + dedup + index
@@ -557,7 +682,9 @@ def enrich_stage(
                 # Tagging is CPU-bound and independent per article: both cores.
                 # Story clustering below depends on order and stays in this process.
                 if pool is not None and len(inputs) >= POOL_THRESHOLD:
-                    tags = list(pool.map(_enrich_job, inputs, chunksize=16))
+                    with _no_sigterm():
+                        results = pool.map(_enrich_job, inputs, chunksize=16)
+                    tags = list(results)
                 else:
                     tags = [_enrich_job(i) for i in inputs]
                 fresh = {r.id: e for r, e in zip(untagged, tags, strict=True)}
@@ -582,7 +709,8 @@ def enrich_stage(
         return done
     finally:
         if pool is not None:
-            pool.shutdown(cancel_futures=True)
+            with _no_sigterm():
+                pool.shutdown(cancel_futures=True)
         st.add_run_stat(run_id, "enrich", {"counts": {"enriched": done}}, time.perf_counter() - t0)
         if own:
             st.close()
@@ -655,29 +783,161 @@ def ingest_cycle(
     due_only: bool = False,
 ) -> dict[str, Any]:
     """Poll the feeds (every one, or with ``due_only`` those whose interval has passed),
-    fetch and extract new items, enrich, index; return the summary."""
+    fetch and extract new items, enrich, index; return the summary.
+
+    Runs left ``running`` by a process that died are closed as ``killed``
+    first. SIGTERM (from the main thread) ends the run cleanly: workers
+    stop, what was stored stays, the run is closed as ``terminated`` and
+    the process exits with status 143. A full disk is one clear error
+    naming the state database, never a traceback.
+    """
     progress = progress or NoProgress()
     store = open_store(settings)
-    run_id = start_run(settings, store)
     status = "ok"
+    run_id: str | None = None
     try:
-        feeds = list(sources) if sources is not None else configured_feeds(settings)
-        poll_stage(settings, feeds, run_id, store, progress, due_only=due_only)
-        pending = store.pending_item_ids(settings.max_attempts)
-        fetch_extract_stage(settings, pending, run_id, store, progress)
-        enrich_stage(settings, run_id, store, progress)
-        index_stage(settings, run_id, store, progress)
-        if after_index is not None:
-            t0 = time.perf_counter()
-            counts = after_index(settings, run_id, store)
-            store.add_run_stat(run_id, "alerts", {"counts": counts}, time.perf_counter() - t0)
-    except BaseException:
-        status = "failed"
-        raise
-    finally:
-        summary = finish_run(settings, run_id, store, status=status)
+        with _sigterm_ends_run():
+            try:
+                close_dead_runs(store)
+                run_id = start_run(settings, store, owner=_owner())
+                feeds = list(sources) if sources is not None else configured_feeds(settings)
+                poll_stage(settings, feeds, run_id, store, progress, due_only=due_only)
+                pending = store.pending_item_ids(settings.max_attempts)
+                fetch_extract_stage(settings, pending, run_id, store, progress)
+                enrich_stage(settings, run_id, store, progress)
+                index_stage(settings, run_id, store, progress)
+                if after_index is not None:
+                    t0 = time.perf_counter()
+                    counts = after_index(settings, run_id, store)
+                    store.add_run_stat(
+                        run_id, "alerts", {"counts": counts}, time.perf_counter() - t0
+                    )
+            except RunTerminated:
+                status = "terminated"
+                raise
+            except BaseException:
+                status = "failed"
+                raise
+            finally:
+                summary = _close_run(settings, run_id, store, status)
+    except RunTerminated:
         store.close()
+        print(
+            f"newswatch: run {run_id} stopped by SIGTERM and marked 'terminated'; what was "
+            "stored is kept and the next run resumes the rest",
+            file=sys.stderr,
+        )
+        raise SystemExit(128 + signal.SIGTERM) from None
+    except BaseException as exc:
+        store.close()
+        full = disk_full_error(exc, settings)
+        if full is not None:
+            raise full from None
+        raise
+    store.close()
+    assert summary is not None
     return summary
+
+
+def _close_run(
+    settings: Settings, run_id: str | None, store: Store, status: str
+) -> dict[str, Any] | None:
+    """finish_run, unless the state itself cannot be written (a full disk): then the
+    run stays ``running`` and the next run closes it as ``killed``."""
+    if run_id is None:
+        return None
+    try:
+        return finish_run(settings, run_id, store, status=status)
+    except Exception as exc:
+        if disk_full_error(exc, settings) is None or status == "ok":
+            raise
+        return None
+
+
+_uninterruptible = 0  # depth of _no_sigterm() sections in the main thread
+_sigterm_pending = False
+
+
+@contextmanager
+def _no_sigterm() -> Iterator[None]:
+    """Hold SIGTERM back while worker processes are being started.
+
+    Raised in the middle of ``pool.submit`` (which may start a worker), the
+    run's exit would remove the pool's semaphores while a worker is still
+    unpickling them. So the exception waits for the end of this section.
+    """
+    global _uninterruptible, _sigterm_pending
+    _uninterruptible += 1
+    try:
+        yield
+    finally:
+        _uninterruptible -= 1
+    if _uninterruptible == 0 and _sigterm_pending:
+        _sigterm_pending = False
+        raise RunTerminated()
+
+
+@contextmanager
+def _sigterm_ends_run() -> Iterator[None]:
+    """While a run goes on in the main thread, SIGTERM raises RunTerminated there."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        global _sigterm_pending
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the clean-up must finish
+        if _uninterruptible:
+            _sigterm_pending = True
+            return
+        raise RunTerminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
+
+
+def disk_full_error(exc: BaseException, settings: Settings) -> StateUnavailable | None:
+    """A one-line error naming the state database when ``exc`` means "no space left"."""
+    import errno
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        code = getattr(cause, "sqlite_errorcode", None)
+        text = str(cause).lower()
+        full = (
+            code == _SQLITE_FULL
+            or "database or disk is full" in text
+            or getattr(cause, "sqlstate", None) == _PG_DISK_FULL
+            or (isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EFBIG))
+            or "no space left on device" in text
+        )
+        if full:
+            where = (
+                str(settings.search_db_path)
+                if settings.is_sqlite_state
+                else _shown_url(settings.resolved_database_url)
+            )
+            return StateUnavailable(
+                f"no space left for the state database {where}: the disk is full. "
+                "Nothing stored before was lost; free some space and run again"
+            )
+        cause = getattr(cause, "orig", None) or cause.__cause__ or cause.__context__
+    return None
+
+
+def _shown_url(url: str) -> str:
+    from pipeline.store.db import _shown_url as shown
+
+    return shown(url)
 
 
 # ---------------------------------------------------------------- maintenance

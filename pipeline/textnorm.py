@@ -7,7 +7,7 @@ or haa, yaa or alef maqsura, and tatweel stretching. Folding these makes
 Search goes one step further, in one place so that every backend agrees:
 :func:`token_spans` splits text into tokens (with their character offsets in
 the text as written, so snippets can mark the original words),
-:func:`fold_token` gives the exact indexed form of a token, and
+:func:`fold_token` gives the exact indexed form of a written word, and
 :func:`stem` its light stem. Each backend indexes both forms (exact and
 stemmed) of the same token stream; none of them runs its own analyzer.
 
@@ -122,9 +122,9 @@ def tokens(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=200_000)
-def fold_token(raw: str) -> str:
-    """One token as written -> its exact indexed form (may hold several tokens, rarely)."""
-    return fold_text(raw)
+def fold_token(raw: str) -> tuple[str, ...]:
+    """One word as written -> its exact indexed token(s) (rarely several: NFKC expansions)."""
+    return tuple(_TOKEN_RE.findall(fold_text(raw)))
 
 
 def token_spans(text: str) -> list[tuple[int, int, str]]:
@@ -135,9 +135,14 @@ def token_spans(text: str) -> list[tuple[int, int, str]]:
     NFKC expands, say) yields each part with the span of the whole.
     """
     out: list[tuple[int, int, str]] = []
+    append = out.append
     for m in _SPAN_RE.finditer(text):
-        parts = _TOKEN_RE.findall(fold_token(m.group()))
-        out.extend((m.start(), m.end(), part) for part in parts)
+        parts = fold_token(m.group())
+        if len(parts) == 1:
+            append((m.start(), m.end(), parts[0]))
+        else:
+            for part in parts:
+                append((m.start(), m.end(), part))
     return out
 
 

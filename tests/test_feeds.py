@@ -205,7 +205,8 @@ def test_malformed_feed_still_yields_entries() -> None:
     assert len(items) >= 1
 
 
-def test_duplicate_guids_kept_once() -> None:
+def test_duplicate_entries_kept_once_a_reused_guid_with_a_new_link_kept() -> None:
+    """Same guid and link: one item. Same guid, another link: another article."""
     body = rss(
         item("A", "http://news.example/a", "same")
         + item("A again", "http://news.example/a2", "same")
@@ -215,6 +216,7 @@ def test_duplicate_guids_kept_once() -> None:
     items, _ = parse_feed(SRC, body, {})
     assert [(i.guid, i.title) for i in items] == [
         ("same", "A"),
+        ("same", "A again"),
         ("http://news.example/b", "B"),
     ]
 

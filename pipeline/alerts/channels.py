@@ -10,6 +10,20 @@ apprise is asked for one service at a time (``Apprise.instantiate``), so the
 outcome of each channel is known separately; its log lines are captured and
 become the delivery's ``last_error``. Persistent storage is kept in memory:
 the outbox is our record of what was sent.
+
+An admin key (or alerts.yaml) decides where alerts go, so channels are
+guarded like fetched URLs (:func:`channel_problem`), when a rule is saved
+and again right before each send (a variable or DNS answer may have changed):
+
+- a ``file://`` channel must stay inside the alert files folder
+  (``NEWSWATCH_ALERT_FILES_DIR``, default the data dir): no absolute path
+  elsewhere, no ``../`` out of it, no symlink out of it;
+- a channel whose host the admin chooses (webhooks ``json://``,
+  ``form://``, ``xml://``, SMTP servers, self-hosted services) goes through
+  the same private-address guard as fetching, with its allow-list: a
+  loopback, private or link-local address is refused before any connection.
+  Hosted services (Slack, Telegram, ...) always connect to their own public
+  endpoints, so their URLs hold tokens, not hosts.
 """
 
 from __future__ import annotations
@@ -22,10 +36,21 @@ from pathlib import Path
 from urllib.parse import quote
 
 from pipeline.alerts.messages import Message
+from pipeline.config import Settings, load_settings
+from pipeline.netguard import check_host
 
 HEADER = "X-Newswatch-Delivery-Id"
 _HEADER_SCHEMES = ("mailto", "mailtos", "json", "jsons", "form", "forms", "xml", "xmls")
 _PAYLOAD_SCHEMES = ("json", "jsons")
+# Services whose host is the admin's choice: each is checked by the address guard.
+GUARDED_SCHEMES = frozenset(
+    f"{base}{tls}"
+    for base in (
+        "json", "form", "xml", "mailto", "gotify", "matrix", "mmost", "rocket", "apprise",
+        "ncloud", "nctalk", "kodi", "xbmc", "mqtt",
+    )
+    for tls in ("", "s")
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -57,6 +82,56 @@ def file_path(channel: str, data_dir: Path) -> Path:
     raw = channel.removeprefix("file://")
     path = Path(raw)
     return path if path.is_absolute() else data_dir / path
+
+
+def files_root(settings: Settings) -> Path:
+    """The folder file channels may write in."""
+    return settings.alert_files_dir or settings.data_dir
+
+
+def file_problem(channel: str, root: Path) -> str | None:
+    """None if the file channel's path stays inside ``root`` (after ``..`` and symlinks)."""
+    root = Path(root)
+    target = file_path(channel, root)
+    base = root.resolve()
+    if not target.resolve().is_relative_to(base):
+        return (
+            f"a file channel must write inside {base} (NEWSWATCH_ALERT_FILES_DIR); "
+            f"{target} is outside it"
+        )
+    return None
+
+
+def network_problem(
+    channel: str, allow_hosts: list[str], unresolved_ok: bool = False
+) -> str | None:
+    """None if the channel's host passes the address guard (no connection is made).
+
+    ``unresolved_ok``: a name that does not resolve now is let through (saving
+    a rule); the check right before a send refuses it.
+    """
+    if scheme_of(channel) not in GUARDED_SCHEMES:
+        return None
+    import apprise
+
+    plugin = apprise.Apprise.instantiate(channel)
+    if plugin is None:
+        return None  # apprise refuses it anyway, with its own message
+    host = getattr(plugin, "smtp_host", None) or getattr(plugin, "host", None)
+    if not host:
+        return None
+    port = getattr(plugin, "port", None) or (443 if getattr(plugin, "secure", False) else 80)
+    refusal = check_host(str(host), int(port), allow_hosts)
+    if refusal is None or (unresolved_ok and refusal.reason == "dns_error"):
+        return None
+    return str(refusal)
+
+
+def channel_problem(channel: str, settings: Settings) -> str | None:
+    """Why ``channel`` may not be saved in a rule, or None: see the module docstring."""
+    if channel.startswith("file://"):
+        return file_problem(channel, files_root(settings))
+    return network_problem(channel, settings.allow_hosts, unresolved_ok=True)
 
 
 def send_file(path: Path, message: Message, maybe_sent: bool) -> SendResult:
@@ -134,7 +209,20 @@ def send_apprise(url: str, message: Message, timeout: float = 20.0) -> SendResul
 def send(
     channel: str, message: Message, data_dir: Path, maybe_sent: bool = False, timeout: float = 20.0
 ) -> SendResult:
-    """Send ``message`` on an expanded channel URL."""
+    """Send ``message`` on an expanded channel URL, after the channel guard.
+
+    The guard reads the process's settings (the allow-list, the alert files
+    folder); a refused channel is a failed send with the reason, and no
+    connection or file is opened.
+    """
+    settings = load_settings()
+    root = Path(settings.alert_files_dir or data_dir)
     if channel.startswith("file://"):
-        return send_file(file_path(channel, data_dir), message, maybe_sent)
+        problem = file_problem(channel, root)
+        if problem is not None:
+            return SendResult(False, f"refused channel: {problem}")
+        return send_file(file_path(channel, root), message, maybe_sent)
+    problem = network_problem(channel, settings.allow_hosts)
+    if problem is not None:
+        return SendResult(False, f"refused channel {scheme_of(channel)}://...: {problem}")
     return send_apprise(channel, message, timeout)

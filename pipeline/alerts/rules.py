@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError, QueryError
 
 MODES = ("immediate", "digest_hourly", "digest_daily")
@@ -88,21 +89,29 @@ def channel_variables(channel: str) -> list[str]:
     return _VAR.findall(channel)
 
 
-def check_channel(channel: str) -> None:
-    """Refuse a channel that is neither ``file://`` nor a URL apprise understands."""
+def check_channel(channel: str, settings: Settings | None = None) -> None:
+    """Refuse a channel that is neither ``file://`` nor a URL apprise understands,
+    a file channel outside the alert files folder, and a channel whose host the
+    address guard refuses (:func:`pipeline.alerts.channels.channel_problem`)."""
+    from pipeline.alerts.channels import channel_problem
+    from pipeline.alerts.state import redact_channel
+
     if channel.startswith("file://"):
         if not channel.removeprefix("file://").strip():
             raise RuleError(f"channel {channel!r}: a file channel needs a path (file://alerts.log)")
-        return
-    if channel_variables(channel):
+    elif channel_variables(channel):
         return  # checked once expanded, at send time
-    import apprise
+    else:
+        import apprise
 
-    if apprise.Apprise.instantiate(channel) is None:
-        scheme = channel.split("://", 1)[0] if "://" in channel else channel
-        raise RuleError(
-            f"channel {scheme}://...: not a URL apprise knows (see docs/alerts.md for examples)"
-        )
+        if apprise.Apprise.instantiate(channel) is None:
+            scheme = channel.split("://", 1)[0] if "://" in channel else channel
+            raise RuleError(
+                f"channel {scheme}://...: not a URL apprise knows (see docs/alerts.md for examples)"
+            )
+    problem = channel_problem(channel, settings or load_settings())
+    if problem is not None:
+        raise RuleError(f"channel {redact_channel(channel)!r} refused: {problem}")
 
 
 # ---------------------------------------------------------------- validation

@@ -146,5 +146,10 @@ class Health(BaseModel):
     articles: int
     pending_index: int
     outbox_backlog: int | None = Field(None, description="deliveries waiting or retrying")
-    last_run: RunInfo | None
-    feeds: list[FeedState]
+    feeds_total: int = Field(0, description="configured feeds")
+    feeds_failing: int = Field(0, description="feeds whose last poll failed")
+    details: bool = Field(
+        True, description="false without a read key: last_run and feeds are left out"
+    )
+    last_run: RunInfo | None = None
+    feeds: list[FeedState] | None = None

@@ -1,8 +1,11 @@
 """``GET /api/health``: open to all, so monitors can probe without a key.
 
-Reports the last run, each feed's state, articles waiting for the index and
-the alert outbox backlog. An unreachable search backend makes the status
-``degraded`` (still a 200: the API itself answers).
+Without a key (when keys are configured) it says only up or degraded and
+counts: articles, articles waiting for the index, the alert outbox backlog,
+feeds and failing feeds. Feed URLs, last errors and the last run's failing
+article URLs tell an outsider what the deployment watches, so they need a
+read key. An unreachable search backend makes the status ``degraded``
+(still a 200: the API itself answers).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from pipeline.api.auth import role_of
 from pipeline.api.models import Health, RunInfo
 from pipeline.api.resources import Resources
 from pipeline.errors import NewswatchError
@@ -41,7 +45,8 @@ def outbox_backlog(store: Store) -> int | None:
 def health(request: Request) -> Health:
     res: Resources = request.app.state.resources
     store = res.store
-    run = store.last_run()
+    details = role_of(request, request.app.state.api_settings) is not None
+    run = store.last_run() if details else None
     last = None
     if run is not None:
         last = RunInfo(
@@ -51,6 +56,7 @@ def health(request: Request) -> Health:
             status=run.status,
             summary=run.summary or {},
         )
+    feeds = feed_states(store)
     backend_ok = True
     try:
         with res.pool.backend() as backend:
@@ -64,6 +70,9 @@ def health(request: Request) -> Health:
         articles=store.count_articles(),
         pending_index=store.count_pending_index(),
         outbox_backlog=outbox_backlog(store),
+        feeds_total=len(feeds),
+        feeds_failing=sum(1 for f in feeds if f["last_status"] == "failed"),
+        details=details,
         last_run=last,
-        feeds=feed_states(store),
+        feeds=feeds if details else None,
     )

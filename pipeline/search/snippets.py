@@ -87,16 +87,20 @@ def _marks(spans: list[tuple[int, int, str]], m: Matcher) -> list[bool]:
 
 def _render(text: str, spans: list[tuple[int, int, str]], marked: list[bool], lo: int, hi: int):
     """Original text of tokens lo..hi-1 with marked tokens wrapped, HTML-escaped."""
+    esc = html.escape
     out: list[str] = []
     pos = spans[lo][0]
     for i in range(lo, hi):
-        start, end, _ = spans[i]
-        if start < pos:  # several tokens from one written span: mark it once
+        if not marked[i]:
             continue
-        out.append(html.escape(text[pos:start], quote=True))
-        word = html.escape(text[start:end], quote=True)
-        out.append(f"<mark>{word}</mark>" if marked[i] else word)
-        pos = end
+        a, b, _ = spans[i]
+        if a < pos:  # several tokens from one written span: mark it once
+            continue
+        out.append(esc(text[pos:a], quote=True))
+        out.append(f"<mark>{esc(text[a:b], quote=True)}</mark>")
+        pos = b
+    end = max(spans[hi - 1][1], pos)
+    out.append(esc(text[pos:end], quote=True))
     body = "".join(out)
     if lo > 0:
         body = "… " + body

@@ -63,7 +63,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NULL_DATE_KEY = -(2**62)  # sorts after every real date in descending order
 WRITER_HEAP = 64_000_000
 REBUILD_HEAP = 200_000_000
-SCHEMA_VERSION = 1
 
 TEXT_INDEX_FIELDS = ("title_tok", "text_tok", "title_stem", "text_stem")
 KEYWORD_INDEX_FIELDS = {
@@ -87,7 +86,9 @@ FACET_FIELDS = {
     "day": "day",
 }
 
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tantivy-search")
+# Searches run here so a deadline can be kept; wide enough that concurrent API requests
+# rarely queue (queueing would count against the time budget).
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tantivy-search")
 
 
 # --------------------------------------------------------------------------- pure helpers

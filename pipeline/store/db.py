@@ -13,11 +13,22 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select, update
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    make_url,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.config import Settings
+from pipeline.dedup import item_id
 from pipeline.errors import ConfigError, StateUnavailable
 from pipeline.models import Article, Entity, Event, FeedItem, FeedSource, Page
 from pipeline.store import migrate
@@ -193,13 +204,28 @@ class Store:
                 row.last_new_item_at = now
 
     # ---------------------------------------------------------------- items
-    def add_items(self, items: Iterable[FeedItem]) -> list[str]:
-        """Insert items not seen before; returns the ids that were new."""
+    def add_items(
+        self, items: Iterable[FeedItem], relinked: list[FeedItem] | None = None
+    ) -> list[str]:
+        """Insert items not seen before; returns the ids that were new.
+
+        A feed that reuses a guid for a different link (a recycled guid, a
+        CMS that numbers entries per day) is publishing a new article: it is
+        stored as a new item keyed by (guid, link) and appended to
+        ``relinked`` so the caller can warn, naming the feed.
+        """
         now = utcnow()
         new: list[str] = []
         with self.session() as s:
             for it in items:
                 iid = it.item_id
+                known = s.scalar(select(ItemRow.link).where(ItemRow.id == iid))
+                if known is not None and known != it.link:
+                    iid = item_id(it.feed, f"{it.guid}\x1f{it.link}")
+                    if s.get(ItemRow, iid) is None and relinked is not None:
+                        relinked.append(it)
+                elif known is not None:
+                    continue
                 stmt = (
                     self._insert(ItemRow)
                     .values(
@@ -266,6 +292,8 @@ class Store:
             "reason": reason,
             "detail": detail,
             "updated_at": utcnow(),
+            "lease_owner": None,
+            "lease_until": None,
         }
         if article_id:
             values["article_id"] = article_id
@@ -273,6 +301,48 @@ class Store:
             values["attempts"] = ItemRow.attempts + 1
         with self.session() as s:
             s.execute(update(ItemRow).where(ItemRow.id == item_id).values(**values))
+
+    def claim_items(self, ids: Sequence[str], owner: str, until: datetime) -> list[str]:
+        """Lease the pending items of ``ids`` to ``owner`` until ``until``; the ids claimed.
+
+        One UPDATE per batch, conditional on the item being pending and not
+        leased to someone else (or its lease expired): the database decides
+        who wins, so two ingests or two Airflow fetch tasks on one state
+        fetch each page once. A lease ends when the item is marked, when
+        its owner releases it, or at ``until`` (an owner that died).
+        """
+        now = utcnow()
+        claimed: list[str] = []
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            with self.session() as s:
+                stmt = (
+                    update(ItemRow)
+                    .where(
+                        ItemRow.id.in_(ids[i : i + 500]),
+                        ItemRow.status == "pending",
+                        (ItemRow.lease_until.is_(None))
+                        | (ItemRow.lease_until < now)
+                        | (ItemRow.lease_owner == owner),
+                    )
+                    .values(lease_owner=owner, lease_until=until)
+                    .returning(ItemRow.id)
+                )
+                claimed.extend(s.scalars(stmt))
+        return claimed
+
+    def release_items(self, owner_prefix: str) -> int:
+        """End the leases held by an owner (or every owner starting with the prefix)."""
+        with self.session() as s:
+            res = s.execute(
+                update(ItemRow)
+                .where(
+                    (ItemRow.lease_owner == owner_prefix)
+                    | ItemRow.lease_owner.startswith(owner_prefix + "/", autoescape=True)
+                )
+                .values(lease_owner=None, lease_until=None)
+            )
+            return res.rowcount or 0
 
     def failed_items(self) -> list[ItemRow]:
         with self.session() as s:
@@ -338,6 +408,25 @@ class Store:
             return set()
         with self.session() as s:
             return set(s.scalars(select(ArticleRow.id).where(ArticleRow.id.in_(ids))))
+
+    def lock_for_article(self, item_id: str, content_hash: str) -> None:
+        """Serialise "is this text already stored?" with the insert that follows.
+
+        Two processes that fetch two exact copies of one text at the same time
+        (leases give them different items) would each find no article with
+        that content hash and both insert. So, inside the caller's
+        transaction: on PostgreSQL an advisory lock on the hash; on SQLite a
+        first write (the item's ``updated_at``), which takes the database's
+        write lock before the hash is read. Both last until the commit.
+        """
+        with self.session() as s:
+            if self.engine.dialect.name == "postgresql":
+                s.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:h, 0))"),
+                    {"h": content_hash},
+                )
+            else:
+                s.execute(update(ItemRow).where(ItemRow.id == item_id).values(updated_at=utcnow()))
 
     def article_with_hash(self, content_hash: str, exclude_id: str) -> str | None:
         with self.session() as s:
@@ -553,9 +642,31 @@ class Store:
             return s.scalar(select(func.count()).select_from(ArticleRow)) or 0
 
     # ---------------------------------------------------------------- runs
-    def start_run(self, run_id: str) -> None:
+    def start_run(self, run_id: str, owner: dict[str, Any] | None = None) -> None:
+        """A new ``running`` run; ``owner`` (host, pid) lets a later run tell it died."""
         with self.session() as s:
-            s.add(RunRow(id=run_id, started_at=utcnow(), status="running", summary={}))
+            s.add(
+                RunRow(
+                    id=run_id,
+                    started_at=utcnow(),
+                    status="running",
+                    summary={"owner": owner} if owner else {},
+                )
+            )
+
+    def running_runs(self) -> list[RunRow]:
+        with self.session() as s:
+            return list(s.scalars(select(RunRow).where(RunRow.status == "running")))
+
+    def mark_run_killed(self, run_id: str, note: str) -> bool:
+        """Close a run whose process died without closing it; True if this call closed it."""
+        with self.session() as s:
+            res = s.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.status == "running")
+                .values(status="killed", finished_at=utcnow(), summary={"note": note})
+            )
+            return bool(res.rowcount)
 
     def update_run(self, run_id: str, summary: dict[str, Any], status: str | None = None) -> None:
         with self.session() as s:

@@ -64,7 +64,11 @@ class FeedRow(Base):
 
 
 class ItemRow(Base):
-    """A feed entry. status: pending -> done | duplicate | failed (failed for good)."""
+    """A feed entry. status: pending -> done | duplicate | failed (failed for good).
+
+    ``lease_owner`` / ``lease_until``: the process fetching it now (see
+    :meth:`pipeline.store.db.Store.claim_items`); cleared when it is marked.
+    """
 
     __tablename__ = "items"
     __table_args__ = (Index("ix_items_status", "status"), Index("ix_items_feed", "feed"))
@@ -84,6 +88,8 @@ class ItemRow(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     article_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class PageRow(Base):
