@@ -527,9 +527,7 @@ def fetch_extract_stage(
         unsaved: list[tuple[str, Page]] = []
 
         def save_pages() -> None:
-            with st.batch():
-                for item_id, page in unsaved:
-                    st.save_page(item_id, page)
+            st.save_pages(unsaved)  # one statement for the batch
             unsaved.clear()
 
         def finish(row: Any, result: Article | Failure, tagged: bool) -> None:
