@@ -77,6 +77,9 @@ class Settings(BaseSettings):
 
     # --- extraction and dedup
     min_text_chars: int = Field(200, ge=0)
+    # trafilatura without (fast) or with (balanced) its fallback comparison;
+    # chosen by benchmarks/extract_quality.py, see pipeline/extract.py.
+    extraction_mode: Literal["fast", "balanced"] = "fast"
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
     max_attempts: int = Field(3, ge=1)  # per item, before "failed for good"
     # How long a fetch may hold an item before another process may take it over

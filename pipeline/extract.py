@@ -14,8 +14,16 @@ Text comes from the first method in this chain that yields at least
   ``<article>``, paragraphs, then the whole body text);
 - ``feed_summary``: the feed item's summary, HTML stripped.
 
-The common case parses the HTML once: the first trafilatura call also returns
-the metadata. Only pages that fail it are parsed again by the fallbacks.
+The HTML is parsed once: trafilatura's text extraction, the metadata and the
+date search all start from the same lxml tree (trafilatura and htmldate each
+work on their own copy of it, so one cannot spoil the other's input).
+
+``mode`` (setting ``NEWSWATCH_EXTRACTION_MODE``) chooses trafilatura's
+extraction: ``fast`` skips its comparison with the readability/jusText
+fallback algorithms, which costs about a third of a page's extraction time;
+``balanced`` keeps it. ``benchmarks/extract_quality.py`` compares the two on the
+project's real-looking pages; the recall and baseline steps of the chain below
+still catch a page whose main text the first pass misses.
 
 Dates keep their provenance (page, feed, URL, none). trafilatura's date search
 is told to search only markup (no free-text guessing), to prefer the original
@@ -30,7 +38,7 @@ import contextlib
 import html as htmllib
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -45,7 +53,11 @@ from pipeline.decode import decode_html
 from pipeline.models import Article, DateSource, Failure, FeedItem, Page
 from pipeline.textnorm import normalise_whitespace
 
-__all__ = ["extract_article", "is_html", "parse_page_date", "url_date"]
+__all__ = ["EXTRACTION_MODES", "extract_article", "is_html", "parse_page_date", "url_date"]
+
+ExtractionMode = Literal["fast", "balanced"]
+EXTRACTION_MODES: tuple[ExtractionMode, ...] = ("fast", "balanced")
+DEFAULT_EXTRACTION_MODE: ExtractionMode = "fast"
 
 FUTURE_TOLERANCE = timedelta(days=1)
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -206,7 +218,7 @@ def _date_params() -> dict[str, Any]:
     }
 
 
-def _page_date(html: str, found: str | None, urls: tuple[str, ...]) -> datetime | None:
+def _page_date(html: Any, found: str | None, urls: tuple[str, ...]) -> datetime | None:
     """The page's own date, not one htmldate read from the URL.
 
     htmldate only falls back to the URL when the markup gave nothing, so a
@@ -325,17 +337,16 @@ def _mostly_table(text: str) -> bool:
     return rows * 2 > len(text)
 
 
-def _trafilatura(
-    html: str, url: str, *, recall: bool, with_metadata: bool, tables: bool = True
-) -> Any:
+def _trafilatura(tree: Any, url: str, *, recall: bool, fast: bool, tables: bool = True) -> Any:
     try:
         return bare_extraction(
-            html,
+            tree,  # trafilatura works on a copy of a tree it is given
             url=url,
+            fast=fast,
             favor_recall=recall,
             include_comments=False,
             include_tables=tables,
-            with_metadata=with_metadata,
+            with_metadata=False,
             date_extraction_params=_date_params(),
         )
     except (ValueError, TypeError, AttributeError):
@@ -344,7 +355,7 @@ def _trafilatura(
         return None
 
 
-def _metadata(html: str, url: str) -> Any:
+def _metadata(tree: Any, url: str) -> Any:
     """Title, author, canonical URL, description and date: what the Article uses.
 
     The same steps as ``trafilatura.metadata.extract_metadata`` up to the date,
@@ -353,9 +364,6 @@ def _metadata(html: str, url: str) -> Any:
     """
     m = trafilatura_metadata
     try:
-        tree = load_html(html)
-        if tree is None:
-            return None
         doc = m.examine_meta(tree)
         if doc.author and " " not in doc.author:
             doc.author = None  # a single word is rarely a byline (as trafilatura does)
@@ -381,16 +389,16 @@ def _baseline(html: str) -> str:
 
 
 def _extract_text(
-    html: str, url: str, item: FeedItem | None, min_chars: int
+    html: str, tree: Any, url: str, item: FeedItem | None, min_chars: int, fast: bool
 ) -> tuple[Any, str, str, int]:
     """-> (metadata document or None, text, method, longest length seen)."""
-    doc = _trafilatura(html, url, recall=False, with_metadata=False)
-    meta = _metadata(html, url)
+    doc = _trafilatura(tree, url, recall=False, fast=fast) if tree is not None else None
+    meta = _metadata(tree, url) if tree is not None else None
     text = paragraphs(doc.text if doc is not None else None)
     if text and _mostly_table(text):
         # Tables are kept for data tables inside articles; an old site laid out
         # in tables instead yields its menus and footer as table cells.
-        untabled = _trafilatura(html, url, recall=False, with_metadata=False, tables=False)
+        untabled = _trafilatura(tree, url, recall=False, fast=fast, tables=False)
         plain = paragraphs(untabled.text if untabled is not None else None)
         if len(plain) >= min_chars:
             text = plain
@@ -398,7 +406,7 @@ def _extract_text(
     if best >= min_chars:
         return meta, text, "trafilatura", best
 
-    recall = _trafilatura(html, url, recall=True, with_metadata=False)
+    recall = _trafilatura(tree, url, recall=True, fast=fast) if tree is not None else None
     text = paragraphs(recall.text if recall is not None else None)
     best = max(best, len(text))
     if len(text) >= min_chars:
@@ -425,8 +433,11 @@ def extract_article(
     *,
     min_text_chars: int = 200,
     now: datetime | None = None,
+    mode: ExtractionMode = DEFAULT_EXTRACTION_MODE,
 ) -> Article | Failure:
     """Decode and extract one fetched page into an Article, or say why not."""
+    if mode not in EXTRACTION_MODES:
+        raise ValueError(f"extraction mode {mode!r} is not one of {', '.join(EXTRACTION_MODES)}")
     now = _aware(now) if now is not None else datetime.now(UTC)
     content_type = _header(page.headers, "content-type")
     if not page.body or not page.body.strip():
@@ -444,7 +455,13 @@ def extract_article(
 
     html, encoding = decode_html(page.body, content_type)
     final_url = page.final_url or page.url
-    meta, text, method, best = _extract_text(html, final_url, item, min_text_chars)
+    try:
+        tree = load_html(html)
+    except (ValueError, TypeError, etree.ParserError):
+        tree = None  # the trafilatura steps find nothing; the baseline and feed summary may
+    meta, text, method, best = _extract_text(
+        html, tree, final_url, item, min_text_chars, fast=mode == "fast"
+    )
     if not text:
         return Failure(
             "extract",
@@ -457,7 +474,7 @@ def extract_article(
     declared = getattr(meta, "url", None)
     canonical = choose_canonical(declared, final_url)
     urls = (final_url, canonical, page.url)
-    page_value = _page_date(html, getattr(meta, "date", None), urls)
+    page_value = _page_date(tree if tree is not None else html, getattr(meta, "date", None), urls)
     published, date_source = _choose_date(page_value, item, urls, now)
 
     title = " ".join((getattr(meta, "title", None) or "").split())

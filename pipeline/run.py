@@ -449,7 +449,9 @@ def _die_with_parent(run_pid: int) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _extract_job(page: Page, item: FeedItem, min_chars: int) -> tuple[Article | Failure, bool]:
+def _extract_job(
+    page: Page, item: FeedItem, min_chars: int, mode: str = "fast"
+) -> tuple[Article | Failure, bool]:
     """Extract, then tag (language, entities, events) in the same worker.
 
     Both are CPU-bound and independent per page, so they run in the worker
@@ -459,7 +461,7 @@ def _extract_job(page: Page, item: FeedItem, min_chars: int) -> tuple[Article | 
     from pipeline.extract import extract_article
 
     try:
-        result = extract_article(page, item, min_text_chars=min_chars)
+        result = extract_article(page, item, min_text_chars=min_chars, mode=mode)  # type: ignore[arg-type]
     except Exception as exc:  # one ugly page never sinks the run
         return Failure("extract", "extract_error", f"{type(exc).__name__}: {exc}", page.url), False
     if not isinstance(result, Article):
@@ -525,9 +527,7 @@ def fetch_extract_stage(
         unsaved: list[tuple[str, Page]] = []
 
         def save_pages() -> None:
-            with st.batch():
-                for item_id, page in unsaved:
-                    st.save_page(item_id, page)
+            st.save_pages(unsaved)  # one statement for the batch
             unsaved.clear()
 
         def finish(row: Any, result: Article | Failure, tagged: bool) -> None:
@@ -560,10 +560,21 @@ def fetch_extract_stage(
                     save_pages()
                 item = st.item_to_feed_item(row)
                 if pool is None:
-                    finish(row, *_extract_job(result, item, settings.min_text_chars))
+                    finish(
+                        row,
+                        *_extract_job(
+                            result, item, settings.min_text_chars, settings.extraction_mode
+                        ),
+                    )
                     continue
                 with _no_sigterm():
-                    job = pool.submit(_extract_job, result, item, settings.min_text_chars)
+                    job = pool.submit(
+                        _extract_job,
+                        result,
+                        item,
+                        settings.min_text_chars,
+                        settings.extraction_mode,
+                    )
                 inflight.append((row, job))
                 if len(inflight) >= MAX_INFLIGHT or inflight[0][1].done():
                     drain(MAX_INFLIGHT)
@@ -647,7 +658,7 @@ def enrich_stage(
     progress: Progress | None = None,
 ) -> int:
     """Tag language, entities and events; assign story ids (near-duplicate clusters)."""
-    from pipeline.dedup import StoryClusterer  # datasketch + SciPy: only when enriching
+    from pipeline.dedup import StoryClusterer
 
     st, own = _store(settings, store)
     progress = progress or NoProgress()

@@ -43,3 +43,41 @@ def test_near_copies_share_a_story_whatever_the_order() -> None:
             stories[art] = story
             stories.update(moved)
         assert stories == {"a": "a", "b": "a", "c": "c"}, order
+
+
+def test_minhash_and_banding_equal_datasketchs_default_scheme() -> None:
+    """The NumPy MinHash replaced datasketch's (whose LSH imports SciPy): same
+    signatures, same (bands, rows), so the same story ids as before."""
+    from datasketch import MinHash
+    from datasketch.lsh import _optimal_param
+
+    from pipeline.dedup import NUM_PERM, SHINGLE, jaccard, lsh_params, minhash, words
+
+    copy = STORY.replace("on Monday", "on Monday evening")
+    for text in (STORY, copy, "", "a b", "قوات حفتر تتجه إلى سرت " * 30):
+        tokens = words(text)
+        shingles = {
+            " ".join(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))
+        }
+        reference = MinHash(num_perm=NUM_PERM, seed=7)
+        reference.update_batch([s.encode("utf-8") for s in shingles])
+        assert minhash(text).tolist() == reference.hashvalues.tolist(), text[:30]
+    ref_a, ref_b = MinHash(num_perm=NUM_PERM, seed=7), MinHash(num_perm=NUM_PERM, seed=7)
+    for mh, text in ((ref_a, STORY), (ref_b, copy)):
+        tokens = words(text)
+        mh.update_batch(
+            [" ".join(tokens[i : i + SHINGLE]).encode() for i in range(len(tokens) - 2)]
+        )
+    assert jaccard(minhash(STORY), minhash(copy)) == ref_a.jaccard(ref_b)
+    for threshold in (0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
+        assert lsh_params(threshold) == _optimal_param(threshold, NUM_PERM, 0.5, 0.5), threshold
+
+
+def test_the_dedup_module_does_not_load_scipy_or_numpy_on_import() -> None:
+    """The command and every extraction worker import dedup (for URLs and ids)."""
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.dedup; print('scipy' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

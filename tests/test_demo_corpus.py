@@ -23,7 +23,7 @@ import yaml
 from protego import Protego
 
 from pipeline.config import load_settings
-from pipeline.dedup import minhash
+from pipeline.dedup import jaccard, minhash
 from pipeline.demo import corpus
 from pipeline.demo.corpus import EXPECTED
 from pipeline.localserver import LocalServer
@@ -258,7 +258,7 @@ def test_canonical_report_and_its_syndicated_copy(
     assert "Wagner Group and Sudanese Janjaweed mercenaries" in text
     copy = " ".join(_body_text(_get(client, server, corpus.SYNDICATED_PATH).text).split())
     assert copy != text
-    similarity = minhash(text).jaccard(minhash(copy))
+    similarity = jaccard(minhash(text), minhash(copy))
     assert similarity >= load_settings().near_duplicate_threshold, similarity
 
 

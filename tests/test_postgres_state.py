@@ -157,6 +157,26 @@ def test_pages_round_trip_bytes_and_headers(store: Store):
     assert store.load_page("missing") is None
 
 
+def test_pages_are_upserted_in_one_batch(store: Store):
+    """save_pages: one statement for many pages; an existing page and a repeated
+    item in the same batch both end as the last page given."""
+    old = Page("https://w/1", "https://w/1", 200, {}, b"old", T0)
+    store.save_page("item-1", old)
+    batch = [
+        ("item-1", Page("https://w/1", "https://w/1b", 200, {"a": "1"}, b"new-1", T0)),
+        ("item-2", Page("https://w/2", "https://w/2", 200, {}, b"first-2", T0)),
+        ("item-2", Page("https://w/2", "https://w/2", 200, {}, b"second-2", T0)),
+        ("item-3", Page("https://w/3", "https://w/3", 200, {}, bytes(range(256)) * 50, T0)),
+    ]
+    store.save_pages(batch)
+    store.save_pages([])  # nothing to write is not an error
+    got = {i: store.load_page(i) for i in ("item-1", "item-2", "item-3")}
+    assert got["item-1"] is not None and got["item-1"].body == b"new-1"
+    assert got["item-1"].final_url == "https://w/1b" and got["item-1"].headers == {"a": "1"}
+    assert got["item-2"] is not None and got["item-2"].body == b"second-2"
+    assert got["item-3"] is not None and got["item-3"].body == bytes(range(256)) * 50
+
+
 def test_articles_insert_once_enrich_and_index_states(store: Store):
     assert store.save_article(make_article(1)) is True
     assert store.save_article(make_article(1, title="changed")) is False

@@ -365,8 +365,9 @@ class Store:
         return {status: n for status, n in rows}
 
     # ---------------------------------------------------------------- pages
-    def save_page(self, item_id: str, page: Page) -> None:
-        values = {
+    @staticmethod
+    def _page_values(page: Page) -> dict[str, Any]:
+        return {
             "url": page.url,
             "final_url": page.final_url,
             "status": page.status,
@@ -374,9 +375,25 @@ class Store:
             "body": zlib.compress(page.body, 3),
             "fetched_at": page.fetched_at,
         }
+
+    def save_page(self, item_id: str, page: Page) -> None:
+        self.save_pages([(item_id, page)])
+
+    def save_pages(self, pages: Sequence[tuple[str, Page]]) -> None:
+        """Upsert raw pages in one statement executed over all rows (not one per page).
+
+        The last page given for an item wins, as with one upsert after another.
+        """
+        rows = {item_id: {"item_id": item_id, **self._page_values(p)} for item_id, p in pages}
+        if not rows:
+            return
+        stmt = self._insert(PageRow)
+        columns = ("url", "final_url", "status", "headers", "body", "fetched_at")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["item_id"], set_={c: stmt.excluded[c] for c in columns}
+        )
         with self.session() as s:
-            stmt = self._insert(PageRow).values(item_id=item_id, **values)
-            s.execute(stmt.on_conflict_do_update(index_elements=["item_id"], set_=values))
+            s.execute(stmt, list(rows.values()))
 
     def load_page(self, item_id: str) -> Page | None:
         with self.session() as s:
