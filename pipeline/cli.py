@@ -404,15 +404,9 @@ def show(
 
 def _need_pyarrow() -> None:
     """Parquet needs pyarrow: say so before any file is created."""
-    from pipeline.export import ExtraMissing
+    from pipeline.export import require_pyarrow
 
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise ExtraMissing(
-            "Parquet export needs pyarrow: install the parquet extra, "
-            "e.g. `.venv/bin/pip install -e '.[parquet]'`"
-        ) from None
+    require_pyarrow()
 
 
 @app.command()

@@ -138,6 +138,8 @@ def parquet_schema() -> Any:
             ("evidence", pa.string()),
             ("actors", pa.list_(pa.string())),
             ("places", pa.list_(pa.string())),
+            ("position", pa.string()),  # headline | lead | body | background
+            ("reported", pa.bool_()),  # False: an event the article only recalls
         ]
     )
     entity = pa.struct(
@@ -147,6 +149,7 @@ def parquet_schema() -> Any:
             ("type", pa.string()),
             ("lat", pa.float64()),
             ("lon", pa.float64()),
+            ("country", pa.string()),  # places: ISO 3166 alpha-2
         ]
     )
     strings = [f for f in FIELDS if f not in ("authors", "events", "entities")]
@@ -159,16 +162,23 @@ def parquet_schema() -> Any:
     return pa.schema(sorted(fields, key=lambda f: FIELDS.index(f[0])))
 
 
-def write_parquet(records: Iterable[dict[str, Any]], path: str, tick: Callable[[], None]) -> int:
-    """Parquet with nested columns (events, entities as lists of structs), row groups of BATCH."""
+def require_pyarrow() -> None:
+    """Parquet needs pyarrow: say so before any file is created or record read."""
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow  # noqa: F401
     except ImportError:
         raise ExtraMissing(
             "Parquet export needs pyarrow: install the parquet extra, "
             "e.g. `.venv/bin/pip install -e '.[parquet]'`"
         ) from None
+
+
+def write_parquet(records: Iterable[dict[str, Any]], path: str, tick: Callable[[], None]) -> int:
+    """Parquet with nested columns (events, entities as lists of structs), row groups of BATCH."""
+    require_pyarrow()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     schema = parquet_schema()
     n = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:

@@ -25,6 +25,7 @@ class EntityRef(BaseModel):
     type: str
     lat: float | None = None
     lon: float | None = None
+    country: str | None = None  # places: ISO 3166 alpha-2 (a foreign namesake keeps its own)
 
 
 class Hit(BaseModel):
@@ -92,6 +93,8 @@ class Event(BaseModel):
     evidence: str
     actors: list[str] | None = None
     places: list[str] | None = None
+    position: str | None = None  # headline | lead | body | background
+    reported: bool | None = None  # False: an event the article only recalls
 
 
 class ArticleRecord(BaseModel):

@@ -17,13 +17,42 @@ Entity fields by entity type:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from pipeline.models import Article
 from pipeline.search.base import SearchDoc
 from pipeline.textnorm import normalise_for_search, stem_all, tokens
 
 ACTOR_TYPES = ("armed_group", "foreign_actor", "person")
+
+# ast keyword field -> index field holding keyword_value() forms (every backend)
+KEYWORD_INDEX_FIELDS = {
+    "source": "source_key",
+    "lang": "lang",
+    "event": "events",
+    "entity": "entities",
+    "person": "persons",
+    "org": "orgs",
+    "actor": "actors",
+    "place": "places",
+    "story": "story_key",
+}
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(value: datetime | None) -> int | None:
+    """Datetime -> integer microseconds since the epoch (naive = UTC), exact."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int | None) -> datetime | None:
+    return None if value is None else EPOCH + timedelta(microseconds=value)
 
 
 def _unique(values: list[str]) -> list[str]:

@@ -48,7 +48,7 @@ from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundErro
 from pipeline.errors import BackendUnavailable, ConfigError, QueryError
 from pipeline.search import ast
 from pipeline.search.base import IndexReport, SearchDoc, SearchHit, SearchRequest, SearchResult
-from pipeline.search.docs import token_fields
+from pipeline.search.docs import KEYWORD_INDEX_FIELDS, token_fields
 from pipeline.search.query import (
     Resolver,
     filters_node,
@@ -69,18 +69,6 @@ PAGE = 1000  # iter_ids page size
 MAX_WINDOW = 10_000  # from + size limit of a default index
 CARDINALITY_PRECISION = 40_000
 
-# ast keyword field -> index field holding keyword_value() forms
-KEYWORD_INDEX_FIELDS = {
-    "source": "source_key",
-    "lang": "lang",
-    "event": "events",
-    "entity": "entities",
-    "person": "persons",
-    "org": "orgs",
-    "actor": "actors",
-    "place": "places",
-    "story": "story_key",
-}
 DATE_INDEX_FIELDS = {"published": "published", "ingested": "ingested_at"}
 HIT_SOURCE = ["id", "title", "url", "source", "lang", "published", "story_id", "events", "text"]
 HIT_SOURCE_EXTRA = ["entity_records"]

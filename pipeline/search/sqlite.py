@@ -38,14 +38,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import BackendUnavailable, QueryError
 from pipeline.search import ast
 from pipeline.search.base import IndexReport, SearchDoc, SearchHit, SearchRequest, SearchResult
-from pipeline.search.docs import token_fields
+from pipeline.search.docs import from_us, to_us, token_fields
 from pipeline.search.query import (
     Resolver,
     filters_node,
@@ -55,7 +54,6 @@ from pipeline.search.query import (
 )
 from pipeline.search.snippets import snippet_for
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NULL_DATE_KEY = -(2**62)  # sorts after every real date in descending order
 TITLE_WEIGHT = 5.0
 TEXT_WEIGHT = 1.0
@@ -124,20 +122,6 @@ _TABLES = ("search_terms", "search_fts", "search_docs")
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def to_us(value: datetime | None) -> int | None:
-    """Datetime -> integer microseconds since the epoch (naive = UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(value: int | None) -> datetime | None:
-    return None if value is None else EPOCH + timedelta(microseconds=value)
 
 
 def fts_quote(text: str) -> str:

@@ -41,7 +41,6 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ import tantivy
 from pipeline.errors import BackendUnavailable, QueryError
 from pipeline.search import ast
 from pipeline.search.base import IndexReport, SearchDoc, SearchHit, SearchRequest, SearchResult
-from pipeline.search.docs import token_fields
+from pipeline.search.docs import KEYWORD_INDEX_FIELDS, from_us, to_us, token_fields
 from pipeline.search.query import Resolver, filters_node, keyword_value, parse_query, positive_nodes
 from pipeline.search.snippets import snippet_for
 
@@ -59,23 +58,11 @@ FACET_SIZE = 20
 FACET_FETCH = 1000  # terms fetched per facet before the exact top-20 cut
 MAX_EXPANSIONS = 5000  # words a trailing wildcard may stand for
 MAX_BUCKETS = 60_000  # below Tantivy's 65,000 aggregation bucket limit
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NULL_DATE_KEY = -(2**62)  # sorts after every real date in descending order
 WRITER_HEAP = 64_000_000
 REBUILD_HEAP = 200_000_000
 
 TEXT_INDEX_FIELDS = ("title_tok", "text_tok", "title_stem", "text_stem")
-KEYWORD_INDEX_FIELDS = {
-    "source": "source_key",
-    "lang": "lang",
-    "event": "events",
-    "entity": "entities",
-    "person": "persons",
-    "org": "orgs",
-    "actor": "actors",
-    "place": "places",
-    "story": "story_key",
-}
 DATE_INDEX_FIELDS = {"published": "published_us", "ingested": "ingested_us"}
 FACET_FIELDS = {
     "source": "source",
@@ -92,19 +79,6 @@ _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tantivy-search")
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def to_us(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(value: int | None) -> datetime | None:
-    return None if value is None else EPOCH + timedelta(microseconds=value)
 
 
 def story_num(story_key: str) -> int:
