@@ -48,12 +48,36 @@ PLACES = {
     "zliten": ("Zliten", "زليتن", 32.467, 14.569),
 }
 DEV_PLACES = [
-    "sirte", "misrata", "tripoli", "benghazi", "gharyan", "tarhuna", "sabha",
-    "derna", "ajdabiya", "zuwara", "brega", "jufra", "ubari", "zliten",
+    "sirte",
+    "misrata",
+    "tripoli",
+    "benghazi",
+    "gharyan",
+    "tarhuna",
+    "sabha",
+    "derna",
+    "ajdabiya",
+    "zuwara",
+    "brega",
+    "jufra",
+    "ubari",
+    "zliten",
 ]
 TEST_PLACES = [
-    "bani_walid", "zawiya", "zintan", "tobruk", "murzuq", "nalut", "ghadames",
-    "ras_lanuf", "kufra", "al_bayda", "sabratha", "sirte", "tripoli", "misrata",
+    "bani_walid",
+    "zawiya",
+    "zintan",
+    "tobruk",
+    "murzuq",
+    "nalut",
+    "ghadames",
+    "ras_lanuf",
+    "kufra",
+    "al_bayda",
+    "sabratha",
+    "sirte",
+    "tripoli",
+    "misrata",
 ]
 
 ACTORS = {
@@ -70,7 +94,8 @@ FRAMES: dict[str, dict[str, list[str]]] = {
     "mobilisation": {
         "en": [
             "{A} mobilised troops and armoured vehicles towards {p} {d}, witnesses said.",
-            "Military reinforcements of {a} arrived in {p} {d}, with a long convoy of armed vehicles.",
+            "Military reinforcements of {a} arrived in {p} {d}, "
+            "with a long convoy of armed vehicles.",
             "A large column of {a} fighters was seen moving on {p} {d}, local sources reported.",
             "{A} deployed hundreds of fighters and heavy weapons around {p} {d}.",
         ],
@@ -163,8 +188,15 @@ def _km(a: str, b: str) -> float:
 
 
 def _report(
-    rng: random.Random, inc: str, etype: str, place: str, actor: str | None,
-    day: datetime, lang: str, frames: list[int], n: int,
+    rng: random.Random,
+    inc: str,
+    etype: str,
+    place: str,
+    actor: str | None,
+    day: datetime,
+    lang: str,
+    frames: list[int],
+    n: int,
 ) -> dict[str, object]:
     lag = rng.choice([0, 0, 1])  # a report the day after says "yesterday"
     published = day + timedelta(days=lag, hours=rng.randint(7, 20), minutes=rng.randint(0, 59))
@@ -206,8 +238,10 @@ def build(seed: int, count: int, places: list[str], frames: list[int], prefix: s
             rows.append(_report(rng, inc, etype, place, actor, day, lang, frames, k))
         if i % 2 == 0:  # a distractor: same type, nearby place same day, or same place days later
             if rng.random() < 0.5:
-                near = sorted((p for p in PLACES if p != place and 80 <= _km(p, place) <= 300),
-                              key=lambda p: _km(p, place))
+                near = sorted(
+                    (p for p in PLACES if p != place and 80 <= _km(p, place) <= 300),
+                    key=lambda p: _km(p, place),
+                )
                 d_place, d_day = (near[0] if near else place), day
                 if not near:
                     d_day = day + timedelta(days=5)
@@ -215,8 +249,11 @@ def build(seed: int, count: int, places: list[str], frames: list[int], prefix: s
                 d_place, d_day = place, day + timedelta(days=rng.choice([4, 5, -4]))
             dinc = f"{inc}d"
             for k in range(rng.randint(1, 3)):
-                rows.append(_report(rng, dinc, etype, d_place, actor, d_day,
-                                    rng.choice(["en", "ar"]), frames, k))
+                rows.append(
+                    _report(
+                        rng, dinc, etype, d_place, actor, d_day, rng.choice(["en", "ar"]), frames, k
+                    )
+                )
     rows.sort(key=lambda r: (r["published"], r["id"]))
     return rows
 

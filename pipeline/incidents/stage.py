@@ -1,0 +1,48 @@
+"""The incidents stage: link every newly enriched article's event mentions.
+
+Runs after enrichment in the ingest (``pipeline.run.ingest_cycle``) and from
+``newswatch incidents --link``. Each article is read once (``incident_articles``);
+a re-run finds nothing to do, so incidents never change by re-running.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pipeline.incidents.linker import Linker
+from pipeline.incidents.mentions import mentions_of, order
+from pipeline.store import incidents as state
+from pipeline.store.db import Store
+
+CHUNK = 1000
+
+
+def link_pending(store: Store, chunk: int = CHUNK) -> dict[str, Any]:
+    """Link all pending articles; returns counts and the changed incident ids."""
+    t0 = time.perf_counter()
+    linker = Linker(loader=state.loader(store))
+    counts: dict[str, int] = {"articles": 0, "mentions": 0, "changes": 0}
+    changed: set[str] = set()
+    while True:
+        recs = state.pending_articles(store, chunk)
+        if not recs:
+            break
+        ms = order(m for r in recs for m in mentions_of(r))
+        for m in ms:
+            linker.link(m)
+        changed.update(state.save_links(store, linker, ms, [r["id"] for r in recs], counts))
+        counts["articles"] += len(recs)
+        counts["mentions"] += len(ms)
+    return {
+        "counts": {**counts, "incidents_changed": len(changed)},
+        "changed": sorted(changed),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def incidents_stage(store: Store, run_id: str | None = None) -> dict[str, int]:
+    """The ingest's hook: link, then record the counts on the run."""
+    out = link_pending(store)
+    store.add_run_stat(run_id, "incidents", {"counts": out["counts"]}, out["seconds"])
+    return out["counts"]
