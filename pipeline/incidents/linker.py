@@ -37,7 +37,7 @@ class IncidentState:
     last_day: int
     days: set[int] = field(default_factory=set)
     places: dict[str, Place] = field(default_factory=dict)
-    actors: set[str] = field(default_factory=set)
+    actors: set[str] = field(default_factory=set)  # every actor its reports name
     merged_into: str | None = None
 
     def lookup_keys(self) -> set[tuple[str, str, int]]:
@@ -126,7 +126,8 @@ class Linker:
         # stretch one incident over a week.
         if abs(m.day - inc.first_day) > self.window:
             return False
-        if m.actors and inc.actors and not (set(m.actors) & inc.actors):
+        named = set(m.named or m.actors)
+        if named and inc.actors and not (named & inc.actors):
             return False
         for p in m.places:
             if p.id in inc.places:
@@ -164,7 +165,7 @@ class Linker:
         inc.days.add(m.day)
         for p in m.places:
             inc.places.setdefault(p.id, p)
-        inc.actors.update(m.actors)
+        inc.actors.update(m.named or m.actors)
         self._index(inc)
         self.dirty.add(inc.id)
 

@@ -21,6 +21,7 @@ _YESTERDAY = re.compile(
 
 
 ACTOR_TYPES = frozenset({"armed_group", "foreign_actor", "org"})
+NAMED_TYPES = ACTOR_TYPES | {"person"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,8 @@ class MentionIn:
     day: int  # event date as a proleptic ordinal (date.toordinal)
     date_provenance: str  # "published" | "published, 'yesterday'" | "fetched"
     places: list[Place]
-    actors: list[str]
+    actors: list[str]  # the event's actors (shown and exported)
+    named: list[str] = field(default_factory=list)  # every actor the article names
     lang: str | None = None
     source: str = ""
     published: datetime | None = None
@@ -84,6 +86,9 @@ def mentions_of(record: Mapping[str, Any]) -> list[MentionIn]:
     # When the tagger tied no actor to the event, the article's armed actors stand in:
     # they keep two same-place, same-day reports by different forces apart.
     article_actors = {e["id"] for e in entities.values() if e.get("type") in ACTOR_TYPES}
+    # Who the article names at all: what actor compatibility is judged on, since
+    # two reports of one event often tie different names to the trigger sentence.
+    named = {e["id"] for e in entities.values() if e.get("type") in NAMED_TYPES}
     published = _dt(record.get("published"))
     fetched = _dt(record.get("fetched_at"))
     out: list[MentionIn] = []
@@ -107,6 +112,7 @@ def mentions_of(record: Mapping[str, Any]) -> list[MentionIn]:
                 date_provenance=how,
                 places=sorted(places, key=lambda p: p.id),
                 actors=sorted(set(ev.get("actors") or []) or article_actors),
+                named=sorted(named | set(ev.get("actors") or [])),
                 lang=record.get("lang"),
                 source=record.get("source", ""),
                 published=published,
