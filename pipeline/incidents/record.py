@@ -110,7 +110,8 @@ def build_record(
         "actors": [{"id": a, "name": actors[a]} for a in actor_order],
         "reports": len(reps),
         "outlets": sorted({r["source"] for r in reps if r.get("source")}),
-        "languages": sorted({r["lang"] for r in reps if r.get("lang")}),
+        # in the order they first reported (reports are sorted by publication)
+        "languages": list(dict.fromkeys(r["lang"] for r in reps if r.get("lang"))),
         "evidence": evidence,
         "articles": [
             {

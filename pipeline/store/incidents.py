@@ -293,3 +293,39 @@ def reset_incidents(store: Store) -> None:
             IncidentArticleRow,
         ):
             s.execute(delete(table))
+
+
+def changed_incidents(store: Store, since: datetime) -> list[dict[str, Any]]:
+    """Live incidents whose record changed at or after ``since`` (alert evaluation)."""
+    with store.session() as s:
+        rows = s.scalars(
+            select(IncidentRow)
+            .where(
+                IncidentRow.updated_at >= since,
+                IncidentRow.merged_into.is_(None),
+                IncidentRow.reports > 0,
+            )
+            .order_by(IncidentRow.id)
+        ).all()
+        return [public(r.record or {}) for r in rows]
+
+
+def report_points(
+    store: Store, types: Sequence[str], since: datetime
+) -> list[tuple[datetime, str, list[dict[str, Any]]]]:
+    """(report time, incident id, places) of reports published since ``since``.
+
+    A report is linked after it is published, so ``linked_at >= since`` (indexed)
+    is a safe first cut before the publication time is read."""
+    q = select(IncidentReportRow).where(IncidentReportRow.linked_at >= since)
+    out = []
+    with store.session() as s:
+        for r in s.scalars(q):
+            d = r.data or {}
+            if types and d.get("type") not in types:
+                continue
+            t = _dt(d.get("published"))
+            if t is None or t < since:
+                continue
+            out.append((t, r.incident_id, d.get("places", [])))
+    return out

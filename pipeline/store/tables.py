@@ -196,6 +196,7 @@ class IncidentReportRow(Base):
     __table_args__ = (
         Index("ix_incident_reports_incident", "incident_id"),
         Index("ix_incident_reports_article", "article_id"),
+        Index("ix_incident_reports_linked", "linked_at"),
     )
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)

@@ -49,6 +49,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_incident_reports_incident", "incident_reports", ["incident_id"])
     op.create_index("ix_incident_reports_article", "incident_reports", ["article_id"])
+    op.create_index("ix_incident_reports_linked", "incident_reports", ["linked_at"])
     op.create_table(
         "incident_keys",
         sa.Column("type", sa.String(length=40), nullable=False),
@@ -80,6 +81,7 @@ def downgrade() -> None:
     op.drop_table("incident_articles")
     op.drop_table("incident_changes")
     op.drop_table("incident_keys")
+    op.drop_index("ix_incident_reports_linked", table_name="incident_reports")
     op.drop_index("ix_incident_reports_article", table_name="incident_reports")
     op.drop_index("ix_incident_reports_incident", table_name="incident_reports")
     op.drop_table("incident_reports")
