@@ -29,6 +29,7 @@ def link_pending(store: Store, chunk: int = CHUNK) -> dict[str, Any]:
         if not recs:
             break
         ms = order(m for r in recs for m in mentions_of(r))
+        linker.prefetch(ms)
         for m in ms:
             linker.link(m)
         changed.update(state.save_links(store, linker, ms, [r["id"] for r in recs], counts))

@@ -110,15 +110,21 @@ def save_links(
     now = utcnow()
     ins = store._insert
     with store.session() as s:
-        for m in mentions:
-            stmt = ins(IncidentReportRow).values(
-                key=m.key,
-                incident_id=linker.links[m.key],
-                article_id=m.article_id,
-                data=report_data(m),
-                linked_at=now,
+        # executemany throughout: one statement per table per batch, not per row
+        if mentions:
+            s.execute(
+                ins(IncidentReportRow).on_conflict_do_nothing(index_elements=["key"]),
+                [
+                    {
+                        "key": m.key,
+                        "incident_id": linker.links[m.key],
+                        "article_id": m.article_id,
+                        "data": report_data(m),
+                        "linked_at": now,
+                    }
+                    for m in mentions
+                ],
             )
-            s.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
         for change in linker.changes:
             s.execute(
                 update(IncidentReportRow)
@@ -134,21 +140,28 @@ def save_links(
                     at=now,
                 )
             )
-        for t, c, d, inc in sorted(linker.new_keys):
+        if linker.new_keys:
             s.execute(
-                ins(IncidentKeyRow)
-                .values(type=t, cell=c, day=d, incident_id=inc)
-                .on_conflict_do_nothing()
+                ins(IncidentKeyRow).on_conflict_do_nothing(),
+                [
+                    {"type": t, "cell": c, "day": d, "incident_id": inc}
+                    for t, c, d, inc in sorted(linker.new_keys)
+                ],
             )
         s.flush()
-        for inc_id in sorted(linker.dirty):
+        dirty_ids = sorted(linker.dirty)
+        reports: dict[str, list[dict[str, Any]]] = {i: [] for i in dirty_ids}
+        for i in range(0, len(dirty_ids), 500):
+            part = dirty_ids[i : i + 500]
+            q = select(IncidentReportRow.incident_id, IncidentReportRow.data).where(
+                IncidentReportRow.incident_id.in_(part)
+            )
+            for inc_id, data in s.execute(q):
+                reports[inc_id].append(data)
+        rows = []
+        for inc_id in dirty_ids:
             st = linker.incidents[inc_id]
-            reps = [
-                r.data
-                for r in s.scalars(
-                    select(IncidentReportRow).where(IncidentReportRow.incident_id == inc_id)
-                )
-            ]
+            reps = reports[inc_id]
             record = build_record(inc_id, st.type, reps) if st.merged_into is None else {}
             record["_link"] = {
                 "days": sorted(st.days),
@@ -158,29 +171,37 @@ def save_links(
                 ],
                 "actors": sorted(st.actors),
             }
-            values = {
-                "type": st.type,
-                "first_day": st.first_day,
-                "last_day": st.last_day,
-                "first_report": _dt(record.get("first_report")),
-                "last_report": _dt(record.get("last_report")),
-                "reports": len(reps),
-                "record": record,
-                "merged_into": st.merged_into,
-                "index_state": "pending",
-                "updated_at": now,
-            }
-            stmt = ins(IncidentRow).values(id=inc_id, **values)
-            s.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+            rows.append(
+                {
+                    "id": inc_id,
+                    "type": st.type,
+                    "first_day": st.first_day,
+                    "last_day": st.last_day,
+                    "first_report": _dt(record.get("first_report")),
+                    "last_report": _dt(record.get("last_report")),
+                    "reports": len(reps),
+                    "record": record,
+                    "merged_into": st.merged_into,
+                    "index_state": "pending",
+                    "updated_at": now,
+                }
+            )
+        if rows:
+            stmt = ins(IncidentRow)
+            cols = [k for k in rows[0] if k != "id"]
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["id"], set_={k: getattr(stmt.excluded, k) for k in cols}
+            )
+            s.execute(stmt, rows)
         per_article: dict[str, int] = {}
         for m in mentions:
             per_article[m.article_id] = per_article.get(m.article_id, 0) + 1
-        for aid in article_ids:
-            s.execute(
-                ins(IncidentArticleRow)
-                .values(article_id=aid, mentions=per_article.get(aid, 0), linked_at=now)
-                .on_conflict_do_nothing()
-            )
+        marks = [
+            {"article_id": aid, "mentions": per_article.get(aid, 0), "linked_at": now}
+            for aid in article_ids
+        ]
+        if marks:
+            s.execute(ins(IncidentArticleRow).on_conflict_do_nothing(), marks)
     if counts is not None:
         counts["changes"] = counts.get("changes", 0) + len(linker.changes)
     dirty = sorted(linker.dirty)
