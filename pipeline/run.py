@@ -629,7 +629,7 @@ def incidents_stage(
 
     st, own = _store(settings, store)
     try:
-        return link_stage(st, run_id)
+        return link_stage(st, run_id, settings)
     finally:
         if own:
             st.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pipeline.config import Settings
+from pipeline.incidents.index import index_pending
 from pipeline.incidents.linker import Linker
 from pipeline.incidents.mentions import mentions_of, order
 from pipeline.store import incidents as state
@@ -42,8 +44,16 @@ def link_pending(store: Store, chunk: int = CHUNK) -> dict[str, Any]:
     }
 
 
-def incidents_stage(store: Store, run_id: str | None = None) -> dict[str, int]:
-    """The ingest's hook: link, then record the counts on the run."""
+def incidents_stage(
+    store: Store, run_id: str | None = None, settings: Settings | None = None
+) -> dict[str, int]:
+    """The ingest's hook: link, index the changed incidents, record the counts."""
     out = link_pending(store)
-    store.add_run_stat(run_id, "incidents", {"counts": out["counts"]}, out["seconds"])
-    return out["counts"]
+    counts = dict(out["counts"])
+    seconds = out["seconds"]
+    if settings is not None:
+        t0 = time.perf_counter()
+        counts.update(index_pending(settings, store))
+        seconds += time.perf_counter() - t0
+    store.add_run_stat(run_id, "incidents", {"counts": counts}, seconds)
+    return counts
