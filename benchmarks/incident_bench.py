@@ -35,9 +35,10 @@ from pipeline.store.tables import ArticleRow, IncidentArticleRow
 def synthetic(n: int, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     places = [
-        e for e in entries().values()
+        e
+        for e in entries().values()
         if e.type == "place" and e.lat is not None and e.country in (None, "LY")
-    ]  # fmt: skip
+    ]
     actors = [e for e in entries().values() if e.type == "armed_group"][:30]
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     out = []
@@ -45,19 +46,44 @@ def synthetic(n: int, seed: int = 7) -> list[dict]:
         when = t0 + timedelta(minutes=rng.randint(0, 3 * 365 * 24 * 60))
         ps = rng.sample(places, rng.choice([1, 1, 2]))
         ac = rng.choice(actors)
-        ents = [{"id": p.id, "name": p.name, "type": "place", "lat": p.lat, "lon": p.lon,
-                 "country": "LY"} for p in ps]  # fmt: skip
+        ents = [
+            {
+                "id": p.id,
+                "name": p.name,
+                "type": "place",
+                "lat": p.lat,
+                "lon": p.lon,
+                "country": "LY",
+            }
+            for p in ps
+        ]
         ents.append({"id": ac.id, "name": ac.name, "type": "armed_group"})
         evs = [
-            {"type": t, "confidence": 0.8, "evidence": f"sentence {i}", "actors": [ac.id],
-             "places": [p.id for p in ps], "position": "lead", "reported": True}
+            {
+                "type": t,
+                "confidence": 0.8,
+                "evidence": f"sentence {i}",
+                "actors": [ac.id],
+                "places": [p.id for p in ps],
+                "position": "lead",
+                "reported": True,
+            }
             for t in rng.sample(EVENT_TYPES, rng.choice([1, 1, 2]))
-        ]  # fmt: skip
-        out.append({
-            "id": f"b{i:011d}", "url": f"http://127.0.0.1/{i}", "canonical_url": f"http://127.0.0.1/{i}",
-            "source": f"outlet{i % 40}", "lang": "ar" if i % 2 else "en", "title": f"t{i}",
-            "published": when, "fetched_at": when, "events": evs, "entities": ents,
-        })  # fmt: skip
+        ]
+        out.append(
+            {
+                "id": f"b{i:011d}",
+                "url": f"http://127.0.0.1/{i}",
+                "canonical_url": f"http://127.0.0.1/{i}",
+                "source": f"outlet{i % 40}",
+                "lang": "ar" if i % 2 else "en",
+                "title": f"t{i}",
+                "published": when,
+                "fetched_at": when,
+                "events": evs,
+                "entities": ents,
+            }
+        )
     return out
 
 
@@ -66,8 +92,17 @@ def fill(store, recs: list[dict]) -> float:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
     with store.session() as s:
         for i in range(0, len(recs), 20000):
-            rows = [{**r, "text": "", "enriched": True, "index_state": "done",
-                     "ingested_at": now, "story_id": r["id"]} for r in recs[i : i + 20000]]  # fmt: skip
+            rows = [
+                {
+                    **r,
+                    "text": "",
+                    "enriched": True,
+                    "index_state": "done",
+                    "ingested_at": now,
+                    "story_id": r["id"],
+                }
+                for r in recs[i : i + 20000]
+            ]
             s.execute(insert(ArticleRow), rows)
     return time.perf_counter() - t
 
@@ -126,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     hist = link_pending(store, chunk=5000)
     h_s = time.perf_counter() - t
     hm = hist["counts"]["mentions"]
-    print(f"history: {hist['counts']['articles']:,} articles, {hm:,} mentions linked in {h_s:.1f} s "
-          f"({hm / h_s:,.0f} mentions/s, store growing from empty)")  # fmt: skip
+    print(
+        f"history: {hist['counts']['articles']:,} articles, {hm:,} mentions linked in {h_s:.1f} s "
+        f"({hm / h_s:,.0f} mentions/s, store growing from empty)"
+    )
     unhide(store, [r["id"] for r in measured])
     t = time.perf_counter()
     cpu = time.process_time()
@@ -145,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'linking, full store (stage, SQLite, 1 core), CPU':52} {m / cpu:>10,.0f} m/s")
     print(f"{'linking, pure in-memory linker (no state)':52} {pure:>10,.0f} m/s")
     print(f"{'ingest: tagging (enrich_text), labelled texts':52} {tag:>10,.0f} art/s")
-    print(f"store: {args.articles:,} articles; measured {args.measure:,} articles = {m:,} mentions; "
-          f"{out['counts']['incidents_changed']:,} incidents changed")  # fmt: skip
+    print(
+        f"store: {args.articles:,} articles; measured {args.measure:,} articles = {m:,} mentions; "
+        f"{out['counts']['incidents_changed']:,} incidents changed"
+    )
     store.close()
     return 0
 
