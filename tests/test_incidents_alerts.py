@@ -259,3 +259,40 @@ def test_surge_decisions_are_pure_numbers() -> None:
     # after the burst, a calm stretch (window count under min_count) ends the surge
     assert calmed_since(rule, burst, now, now + timedelta(hours=7))
     assert not calmed_since(rule, burst, now, now + timedelta(minutes=30))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("incident_rules: [{name: a, typos: [x]}]", "unknown key(s) typos"),
+        ("incident_rules: [{name: a, types: [mobilization]}]", "unknown event type 'mobilization'"),
+        ("incident_rules: [{name: a}, {name: a}]", "defined twice"),
+        ("incident_rules: [{name: 'a b'}]", "use letters, digits"),
+        ("surge_rules: [{name: s}]", "'place' (a place id, e.g. sirte) is required"),
+        ("surge_rules: [{name: s, place: sirte, count: words}]", "count must be 'reports'"),
+        ("surge_rules: [{name: s, place: sirte, ratio: -1}]", "ratio must be a number"),
+        ("surge_rules: [{name: s, place: sirte, window_hours: 0}]", "must be above 0"),
+    ],
+)
+def test_bad_incident_and_surge_rules_are_refused_with_a_clear_message(
+    text: str, message: str
+) -> None:
+    import yaml
+
+    from pipeline.alerts.incident_rules import parse_incident_rules
+    from pipeline.alerts.rules import RuleError
+
+    with pytest.raises(RuleError, match=None) as exc:
+        parse_incident_rules(yaml.safe_load(text))
+    assert message in str(exc.value)
+
+
+def test_unknown_surge_place_is_a_failing_rule_not_a_crash(tmp_path: Path) -> None:
+    store = open_store(Settings(data_dir=tmp_path))
+    try:
+        path = tmp_path / "alerts.yaml"
+        path.write_text("surge_rules: [{name: s, place: atlantis}]", encoding="utf-8")
+        raised, failed = incident_alerts(store, path, datetime.now(UTC))
+        assert raised == 0 and "unknown place id 'atlantis'" in failed["s"]
+    finally:
+        store.close()
