@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import delete, select, text, update
 
 from pipeline.incidents.linker import Change, IncidentState, Key, Linker
 from pipeline.incidents.mentions import MentionIn, Place
@@ -73,6 +73,21 @@ def _state(row: IncidentRow) -> IncidentState:
     )
 
 
+_PROBE_SQL: dict[int, Any] = {}
+
+
+def _probe_sql(n: int) -> Any:
+    """One cached statement per chunk size: compiling an expanding IN of
+    hundreds of (type, cell, day) tuples cost more than running it."""
+    if n not in _PROBE_SQL:
+        rows = ", ".join(f"(:t{i}, :c{i}, :d{i})" for i in range(n))
+        _PROBE_SQL[n] = text(
+            "SELECT DISTINCT incident_id FROM incident_keys "
+            f"WHERE (type, cell, day) IN (VALUES {rows})"
+        )
+    return _PROBE_SQL[n]
+
+
 def loader(store: Store):  # type: ignore[no-untyped-def]
     """The linker's candidate loader: incidents holding any of the given keys."""
 
@@ -81,18 +96,19 @@ def loader(store: Store):  # type: ignore[no-untyped-def]
         with store.session() as s:
             for i in range(0, len(keys), _PROBE_CHUNK):
                 part = keys[i : i + _PROBE_CHUNK]
-                ids.update(
-                    s.scalars(
-                        select(IncidentKeyRow.incident_id).where(
-                            tuple_(
-                                IncidentKeyRow.type, IncidentKeyRow.cell, IncidentKeyRow.day
-                            ).in_(part)
-                        )
-                    ).all()
-                )
+                part = part + [part[-1]] * (_PROBE_CHUNK - len(part))  # one cached shape
+                params: dict[str, Any] = {}
+                for j, (t, c, d) in enumerate(part):
+                    params[f"t{j}"], params[f"c{j}"], params[f"d{j}"] = t, c, d
+                ids.update(s.execute(_probe_sql(_PROBE_CHUNK), params).scalars().all())
             if not ids:
                 return []
-            rows = s.scalars(select(IncidentRow).where(IncidentRow.id.in_(sorted(ids)))).all()
+            rows = []
+            order = sorted(ids)
+            for i in range(0, len(order), 500):
+                rows += s.scalars(
+                    select(IncidentRow).where(IncidentRow.id.in_(order[i : i + 500]))
+                ).all()
             return [_state(r) for r in rows]
 
     return load
