@@ -630,6 +630,11 @@ def incidents_stage(
     st, own = _store(settings, store)
     try:
         return link_stage(st, run_id, settings)
+    except Exception as exc:  # incidents are derived data: the ingest goes on, the run says why
+        tally = _Tally()
+        tally.fail(Failure("incidents", "incidents_failed", f"{type(exc).__name__}: {exc}"))
+        st.add_run_stat(run_id, "incidents", tally.data(), 0.0)
+        return {}
     finally:
         if own:
             st.close()
