@@ -256,3 +256,18 @@ def test_stage_is_idempotent_and_relinking_gives_the_same_incidents(store: Store
         labels = {gold[a["article_id"]] for a in inc["articles"]}
         assert len(labels) <= 2, inc["id"]
     assert state.get_incident(store, "inc_missing") is None
+
+
+def test_a_malformed_stored_record_is_skipped_and_counted(tmp_path: Path) -> None:
+    st = open_store(Settings(data_dir=tmp_path))
+    try:
+        good = incident_score.records(incident_score.load("dev")[:3])
+        save_records(st, good)
+        bad = dict(good[0], id="bad0000000000001")
+        bad["entities"] = [dict(e, lat="north") for e in bad["entities"] if e["type"] == "place"]
+        save_records(st, [bad])
+        out = link_pending(st)
+        assert out["counts"]["bad_records"] == 1 and out["counts"]["articles"] == 4
+        assert link_pending(st)["counts"]["articles"] == 0  # read once, not retried forever
+    finally:
+        st.close()

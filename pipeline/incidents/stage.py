@@ -30,7 +30,13 @@ def link_pending(store: Store, chunk: int = CHUNK) -> dict[str, Any]:
         recs = state.pending_articles(store, chunk)
         if not recs:
             break
-        ms = order(m for r in recs for m in mentions_of(r))
+        found = []
+        for r in recs:
+            try:
+                found.extend(mentions_of(r))
+            except (KeyError, TypeError, ValueError):  # a malformed stored record: skipped, counted
+                counts["bad_records"] = counts.get("bad_records", 0) + 1
+        ms = order(found)
         linker.prefetch(ms)
         for m in ms:
             linker.link(m)
