@@ -75,6 +75,7 @@ class Linker:
         self.index: dict[Key, set[str]] = {}
         self.loaded: set[Key] = set()
         self.links: dict[str, str] = {}  # mention key -> incident id (this run)
+        self.members: dict[str, list[str]] = {}  # incident id -> its mention keys (this run)
         self.dirty: set[str] = set()
         self.changes: list[Change] = []
         self.new_keys: set[tuple[str, str, int, str]] = set()
@@ -159,6 +160,7 @@ class Linker:
                 self._merge(inc, other, m.key)
         self._absorb(inc, m)
         self.links[m.key] = inc.id
+        self.members.setdefault(inc.id, []).append(m.key)
         return inc.id
 
     def link_all(self, mentions: Iterable[MentionIn]) -> dict[str, str]:
@@ -191,9 +193,10 @@ class Linker:
         for pid, p in other.places.items():
             into.places.setdefault(pid, p)
         into.actors |= other.actors
-        for key, target in list(self.links.items()):
-            if target == other.id:
-                self.links[key] = into.id
+        moved = self.members.pop(other.id, [])
+        for key in moved:
+            self.links[key] = into.id
+        self.members.setdefault(into.id, []).extend(moved)
         self._index(into)
         self.dirty.update((into.id, other.id))
         self.changes.append(Change("merge", into.id, other.id, mention))
