@@ -26,10 +26,12 @@ def link_pending(store: Store, chunk: int = CHUNK) -> dict[str, Any]:
     linker = Linker(loader=state.loader(store))
     counts: dict[str, int] = {"articles": 0, "mentions": 0, "changes": 0}
     changed: set[str] = set()
+    after = ""
     while True:
-        recs = state.pending_articles(store, chunk)
+        recs = state.pending_articles(store, chunk, after)
         if not recs:
             break
+        after = recs[-1]["id"]
         found = []
         for r in recs:
             try:

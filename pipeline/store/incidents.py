@@ -28,13 +28,17 @@ from pipeline.store.tables import (
 _PROBE_CHUNK = 300
 
 
-def pending_articles(store: Store, limit: int = 1000) -> list[dict[str, Any]]:
-    """Enriched articles the incidents stage has not read yet, as records."""
-    seen = select(IncidentArticleRow.article_id)
+def pending_articles(store: Store, limit: int = 1000, after: str = "") -> list[dict[str, Any]]:
+    """Enriched articles the incidents stage has not read yet, as records, in id
+    order from ``after`` (keyset paging: one pass over the ids per run, where an
+    OFFSET-less re-query would walk the read ones again for every batch)."""
+    read = select(IncidentArticleRow.article_id).where(
+        IncidentArticleRow.article_id == ArticleRow.id
+    )
     with store.session() as s:
         rows = s.scalars(
             select(ArticleRow)
-            .where(ArticleRow.enriched.is_(True), ArticleRow.id.not_in(seen))
+            .where(ArticleRow.id > after, ArticleRow.enriched.is_(True), ~read.exists())
             .order_by(ArticleRow.id)
             .limit(limit)
         ).all()
