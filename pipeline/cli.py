@@ -428,8 +428,17 @@ def export(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")
     ] = None,
+    incidents: Annotated[
+        bool,
+        typer.Option(
+            "--incidents", help="Export incidents as ACLED-like rows instead of articles."
+        ),
+    ] = False,
 ) -> None:
-    """Export stored articles (full text, events, entities) as JSONL, CSV or Parquet."""
+    """Export stored articles (full text, events, entities) as JSONL, CSV or Parquet.
+
+    With --incidents: one row per incident (event_date, event_type, sub_event_type,
+    actor1, actor2, admin1, location, latitude, longitude, source, notes = evidence)."""
     from pipeline.export import export as do_export
     from pipeline.export import iter_records
     from pipeline.progress import RichProgress
@@ -440,6 +449,9 @@ def export(
     if len(chosen) != 1:
         raise typer.BadParameter("choose exactly one of --jsonl, --csv, --parquet")
     fmt = chosen[0]
+    if incidents:
+        _export_incidents(fmt, output, since, until)
+        return
     existed = output is not None and output.exists()
     try:
         if fmt == "parquet":
@@ -474,6 +486,55 @@ def export(
             output.unlink()  # no empty file left behind by a failed export
         _fail(exc)
     err.print(f"Exported {n} article(s) as {fmt}" + (f" to {output}" if output else "") + ".")
+
+
+def _export_incidents(fmt: str, output: Path | None, since: str | None, until: str | None) -> None:
+    from pipeline.incidents import cli as inc_cli
+    from pipeline.incidents.export import write
+
+    try:
+        records = inc_cli.select(
+            _settings(),
+            since=inc_cli.parse_day(since, "--since"),
+            until=inc_cli.parse_day(until, "--until"),
+        )
+        n = write(records, fmt, None if output else sys.stdout, str(output) if output else None)
+    except NewswatchError as exc:
+        _fail(exc)
+    err.print(f"Exported {n} incident(s) as {fmt}" + (f" to {output}" if output else "") + ".")
+
+
+@app.command()
+def incidents(
+    since: Annotated[str | None, typer.Option(help="Event on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Event on or before (YYYY-MM-DD).")] = None,
+    type_: Annotated[
+        list[str] | None, typer.Option("--type", help="Event type (repeatable).")
+    ] = None,
+    place: Annotated[str | None, typer.Option(help="Place id or name (e.g. sirte).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Actor id or name (e.g. lna).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+    relink: Annotated[
+        bool, typer.Option("--relink", help="Forget incidents and link every article again.")
+    ] = False,
+) -> None:
+    """Incidents: one record per real-world event across outlets and languages."""
+    from pipeline.incidents import cli as inc_cli
+
+    try:
+        inc_cli.check_types(type_ or [])
+        records = inc_cli.select(
+            _settings(),
+            since=inc_cli.parse_day(since, "--since"),
+            until=inc_cli.parse_day(until, "--until"),
+            types=type_ or [],
+            place=place,
+            actor=actor,
+            relink=relink,
+        )
+    except NewswatchError as exc:
+        _fail(exc)
+    inc_cli.show(records, as_json, out)
 
 
 # ---------------------------------------------------------------- feeds

@@ -761,11 +761,31 @@ def index_stage(
             st.close()
 
 
+def incidents_stage(
+    settings: Settings, run_id: str | None = None, store: Store | None = None
+) -> dict[str, int]:
+    """Link newly enriched articles' event mentions to incidents (docs/incidents.md)."""
+    from pipeline.incidents.stage import incidents_stage as link_stage
+
+    st, own = _store(settings, store)
+    try:
+        return link_stage(st, run_id, settings)
+    except Exception as exc:  # incidents are derived data: the ingest goes on, the run says why
+        tally = _Tally()
+        tally.fail(Failure("incidents", "incidents_failed", f"{type(exc).__name__}: {exc}"))
+        st.add_run_stat(run_id, "incidents", tally.data(), 0.0)
+        return {}
+    finally:
+        if own:
+            st.close()
+
+
 def enrich_index_stage(settings: Settings, run_id: str | None = None) -> dict[str, int]:
     """Airflow task: enrich and dedup every stored article not yet done, then index."""
     store = open_store(settings)
     try:
         enriched = enrich_stage(settings, run_id, store)
+        incidents_stage(settings, run_id, store)
         counts = index_stage(settings, run_id, store)
         return {"enriched": enriched, **counts}
     finally:
@@ -803,6 +823,7 @@ def ingest_cycle(
                 pending = store.pending_item_ids(settings.max_attempts)
                 fetch_extract_stage(settings, pending, run_id, store, progress)
                 enrich_stage(settings, run_id, store, progress)
+                incidents_stage(settings, run_id, store)
                 index_stage(settings, run_id, store, progress)
                 if after_index is not None:
                     t0 = time.perf_counter()

@@ -61,9 +61,10 @@ def cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subproces
     )
 
 
-def ingest(env: dict[str, str], timeout: float = 120) -> dict[str, Any]:
+def ingest(env: dict[str, str], timeout: float = 120, exit_code: int = 0) -> dict[str, Any]:
+    """Run an ingest; exit 1 is expected where every feed of the run fails."""
     proc = cli(["ingest", "--json"], env, timeout)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == exit_code, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
 
@@ -156,7 +157,7 @@ def test_gzip_gzip_bomb_memory_stays_bounded(tmp_path: Path) -> None:
             time.sleep(0.1)
         proc.returncode = os.waitstatus_to_exitcode(status)
     peak_mib = usage.ru_maxrss / 1024  # of this very process: the fetch runs in it
-    assert proc.returncode == 0
+    assert proc.returncode == 1  # its only feed failed: the run is "failed", not a crash
     assert peak_mib < 400, f"peak resident memory {peak_mib:.0f} MiB"
 
 
@@ -677,7 +678,8 @@ def test_pdf_bytes_served_as_html_are_named_pdf(tmp_path: Path) -> None:
 def test_a_name_that_does_not_resolve_is_dns_error_not_the_guard(tmp_path: Path) -> None:
     # An empty DNS label fails in the resolver's encoder: no query leaves the machine.
     env = make_env(tmp_path / "data", {"nowhere": "http://bad..host/feed.xml"})
-    summary = ingest(env)
+    summary = ingest(env, exit_code=1)  # the run's only feed failed
+    assert summary["status"] == "failed"
     (fail,) = summary["failures"]
     assert fail["reason"] == "dns_error"
     assert "does not resolve" in fail["detail"]

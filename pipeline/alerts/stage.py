@@ -32,6 +32,7 @@ class AlertsOutcome:
     notes: list[str] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    incidents: int = 0  # incident and surge alerts raised (docs/incidents.md)
 
 
 def _failure(reason: str, where: str, detail: str) -> dict[str, str]:
@@ -93,6 +94,16 @@ def run_alerts(
     seconds["evaluate"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    n_incidents = 0
+    if sync:
+        from pipeline.alerts.incident_alerts import incident_alerts
+
+        n_incidents, inc_failed = incident_alerts(store, settings.alerts_file, start)
+        for name, error in inc_failed.items():
+            failures.append(_failure("rule_failed", name, error))
+    seconds["incidents"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     n_health = 0
     if health_cfg is None:
         try:
@@ -113,7 +124,7 @@ def run_alerts(
             _failure("alert_delivery_failed", f"{e['rule']} -> {e['channel']}", e["error"])
         )
     seconds["deliver"] = time.perf_counter() - t
-    return AlertsOutcome(evaluation, delivery, n_health, notes, failures, seconds)
+    return AlertsOutcome(evaluation, delivery, n_health, notes, failures, seconds, n_incidents)
 
 
 def alerts_after_index(
@@ -132,6 +143,7 @@ def alerts_after_index(
         "alerts": outcome.evaluation.alerts,
         "alerts_more_reports": outcome.evaluation.more_reports,
         "alerts_health": outcome.health,
+        "alerts_incidents": outcome.incidents,
         "alerts_delivered": outcome.delivery.sent,
         "alerts_pending_retry": outcome.delivery.retrying,
         "alerts_rules_failed": len(outcome.evaluation.failed),
@@ -147,6 +159,7 @@ def summary_record(outcome: AlertsOutcome) -> dict[str, Any]:
         "alerts": ev.alerts,
         "more_reports": ev.more_reports,
         "health_alerts": outcome.health,
+        "incident_alerts": outcome.incidents,
         "delivered": dl.sent,
         "messages": dl.messages,
         "pending_retry": dl.retrying,

@@ -108,6 +108,9 @@ def create_app(settings: Settings, api_settings: ApiSettings | None = None) -> F
     _install_error_handlers(app)
     for module in (routes_search, routes_articles, routes_export, routes_alerts, routes_health):
         app.include_router(module.router)
+    from pipeline.api import routes_incidents
+
+    app.include_router(routes_incidents.router)
     app.include_router(routes_page.router)
     app.mount("/static", StaticFiles(directory=routes_page.STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)

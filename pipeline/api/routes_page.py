@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-PAGE_PATHS = ("/", "/rules", "/feeds")
+PAGE_PATHS = ("/", "/rules", "/feeds", "/incidents")
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,4 +27,9 @@ for _path in PAGE_PATHS:
 
 @router.get("/articles/{article_id}", include_in_schema=False)
 def article_page(article_id: str) -> FileResponse:
+    return _shell()
+
+
+@router.get("/incidents/{incident_id}", include_in_schema=False)
+def incident_page(incident_id: str) -> FileResponse:
     return _shell()

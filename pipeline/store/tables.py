@@ -167,3 +167,80 @@ class RunStatRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     seconds: Mapped[float] = mapped_column(default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# ---------------------------------------------------------------- incidents
+class IncidentRow(Base):
+    """One real-world event (docs/incidents.md). ``merged_into`` is set when a
+    report joined it to an older incident; the row stays so old ids resolve.
+    ``record`` holds places (with coordinates), actors, outlets, languages and
+    the strongest evidence, as shown and exported."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_last_report", "last_report"),
+        Index("ix_incidents_type_day", "type", "first_day"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    first_day: Mapped[int] = mapped_column(Integer)  # event date, proleptic ordinal
+    last_day: Mapped[int] = mapped_column(Integer)
+    first_report: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_report: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    merged_into: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    index_state: Mapped[str] = mapped_column(String(10), default="pending")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentReportRow(Base):
+    """One event mention linked to an incident (key: ``article_id:type``)."""
+
+    __tablename__ = "incident_reports"
+    __table_args__ = (
+        Index("ix_incident_reports_incident", "incident_id"),
+        Index("ix_incident_reports_article", "article_id"),
+        Index("ix_incident_reports_linked", "linked_at"),
+    )
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(40))
+    article_id: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentKeyRow(Base):
+    """The candidate lookup index: (type, grid cell, day) -> incident."""
+
+    __tablename__ = "incident_keys"
+
+    type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cell: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class IncidentChangeRow(Base):
+    """A recorded merge or split."""
+
+    __tablename__ = "incident_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    incident_id: Mapped[str] = mapped_column(String(40))
+    other_id: Mapped[str] = mapped_column(String(40))
+    mention: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentArticleRow(Base):
+    """An article the incidents stage has read (linked or not): never read twice."""
+
+    __tablename__ = "incident_articles"
+
+    article_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mentions: Mapped[int] = mapped_column(Integer, default=0)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -102,6 +102,8 @@ function askForKey() {
 function currentView() {
   const path = location.pathname;
   if (path.startsWith("/articles/")) return "article";
+  if (path.startsWith("/incidents/")) return "incident"; // incidents.js
+  if (path === "/incidents") return "incidents";
   if (path === "/rules") return "rules";
   if (path === "/feeds") return "feeds";
   return "search";
@@ -126,6 +128,8 @@ function render() {
   if (view === "article") renderArticle(decodeURIComponent(location.pathname.slice(10)));
   else if (view === "rules") renderRules();
   else if (view === "feeds") renderFeeds();
+  else if (view === "incidents") renderIncidents(new URLSearchParams(location.search));
+  else if (view === "incident") renderIncident(decodeURIComponent(location.pathname.slice(11)));
   else runSearch(new URLSearchParams(location.search));
 }
 
