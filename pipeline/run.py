@@ -41,6 +41,12 @@ OFFLINE_HINT = (
     "Every feed failed: the network seems unreachable. "
     "`newswatch demo` shows the product offline with a bundled corpus."
 )
+ALL_FAILED_HINT = (
+    "Every feed failed (the reasons are listed above), so this run learned nothing. "
+    "`newswatch demo` shows the product offline with a bundled corpus."
+)
+# Reasons that say the network, not the publisher, is what failed.
+NETWORK_REASONS = frozenset({"connect_error", "dns_error", "network_error", "timeout", "too_slow"})
 INDEX_BATCH = 500
 POOL_THRESHOLD = 24  # below this many pages, extraction runs inline (no process start-up)
 WRITE_BATCH = 100  # rows written per transaction: fewer commits, short write locks
@@ -223,7 +229,7 @@ def finish_run(
         }
         if problem:
             summary["problem"] = problem
-            summary["hint"] = OFFLINE_HINT
+            summary["hint"] = all_failed_hint(failed)
         for key in sorted(counts):
             if key == "alerts" or key.startswith("alerts_"):
                 summary[key] = counts[key]
@@ -232,6 +238,18 @@ def finish_run(
     finally:
         if own:
             st.close()
+
+
+def all_failed_hint(failed: Counter[str] | dict[str, int]) -> str:
+    """Blame the network only when every failure was a network one.
+
+    A lone feed that fails as a compression bomb or a 404 is not an offline
+    machine; saying so would send the user after the wrong problem.
+    """
+    reasons = {reason for reason, n in failed.items() if n}
+    if reasons and reasons <= NETWORK_REASONS:
+        return OFFLINE_HINT
+    return ALL_FAILED_HINT
 
 
 def run_problem(counts: Counter[str] | dict[str, int]) -> str | None:

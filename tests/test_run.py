@@ -50,3 +50,14 @@ def test_watch_command_runs_cycles_and_reports_not_due_feeds(tmp_path: Path) -> 
     assert proc.stderr.count("Run 20") == 2  # two closing tables
     assert "feeds not due (interval)" in proc.stderr
     assert "warning" in proc.stderr and "tripoli-dispatch" in proc.stderr  # the bozo feed
+
+
+def test_all_feeds_failed_blames_the_network_only_for_network_failures() -> None:
+    from pipeline.run import ALL_FAILED_HINT, OFFLINE_HINT, all_failed_hint
+
+    assert all_failed_hint({"network_error": 12, "dns_error": 4}) == OFFLINE_HINT
+    assert all_failed_hint({"timeout": 1, "connect_error": 2}) == OFFLINE_HINT
+    # A lone bomb or 404 is the publisher's fault, not an unreachable network.
+    assert all_failed_hint({"too_large": 1}) == ALL_FAILED_HINT
+    assert all_failed_hint({"network_error": 3, "http_404": 1}) == ALL_FAILED_HINT
+    assert "newswatch demo" in ALL_FAILED_HINT
