@@ -73,7 +73,7 @@ class Terms:
 
     def __init__(self, terms: tuple[Term, ...]) -> None:
         self.terms = terms
-        alts = sorted({" ".join(_word_re(w) for w in t) for t in terms}, key=len, reverse=True)
+        alts = sorted({" ".join(_word_re(w) for w in t) for t in terms}, key=lambda a: (-len(a), a))
         self.alts = bool(alts)
         self.pattern = re.compile("(?:(?<= )|^)(?:" + "|".join(alts) + ")(?= |$)") if alts else None
         self._fast: re.Pattern[str] | None = None
