@@ -94,6 +94,8 @@ def _channels(kind: str, name: str, data: Mapping[str, Any], default: list[str])
 def parse_incident_rules(data: Mapping[str, Any]) -> tuple[list[IncidentRule], list[SurgeRule]]:
     """The ``incident_rules`` and ``surge_rules`` sections of a parsed alerts.yaml."""
     defaults = data.get("defaults") or {}
+    if not isinstance(defaults, Mapping):
+        raise RuleError("'defaults:' must be a mapping")
     default_channels = _str_list(defaults.get("channels"), "defaults.channels")
     inc_rules: list[IncidentRule] = []
     seen: set[str] = set()

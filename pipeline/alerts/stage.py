@@ -60,6 +60,7 @@ def run_alerts(
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     health_cfg = None
+    file_ok = False  # incident and surge rules come from the same file
     if sync:
         try:
             alerts_file = load_alerts_file(settings.alerts_file, strict=False)
@@ -69,6 +70,7 @@ def run_alerts(
             failures.append(_failure("alerts_file_invalid", str(settings.alerts_file), str(exc)))
             health_cfg = HealthConfig()
         else:
+            file_ok = True
             notes = state.sync_rules(store, alerts_file, start) + alerts_file.notes
             health_cfg = alerts_file.health
             for name, problem in alerts_file.errors.items():
@@ -95,7 +97,7 @@ def run_alerts(
 
     t = time.perf_counter()
     n_incidents = 0
-    if sync:
+    if sync and file_ok:  # a broken file is listed once, as alerts_file_invalid
         from pipeline.alerts.incident_alerts import incident_alerts
 
         n_incidents, inc_failed = incident_alerts(store, settings.alerts_file, start)
