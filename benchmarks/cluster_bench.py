@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks.generate import article_text, page_html, rss
 from pipeline.localserver import LocalServer, RequestRecord, Response
@@ -372,6 +373,16 @@ class Cluster:
         return self.meta("SELECT now()")[0][0]
 
 
+def _channel_hosts(channels: list[str]) -> list[str]:
+    """``host:port`` of each channel URL (an allow entry for that port alone)."""
+    out = []
+    for url in channels:
+        parts = urlsplit(url)
+        if parts.hostname:
+            out.append(f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname)
+    return out
+
+
 def cluster_environment(
     tmp: Path,
     site: NewsSite,
@@ -386,7 +397,9 @@ def cluster_environment(
         NEWSWATCH_FEEDS_FILE=str(site.write_feeds_file(tmp / "feeds.yaml")),
         NEWSWATCH_ALERTS_FILE=str(alert_rules(tmp / "alerts.yaml", channels)),
         NEWSWATCH_DATA_DIR=str(tmp / "newswatch-data"),
-        NEWSWATCH_ALLOW_HOSTS=",".join(site.hosts),
+        # The news hosts, and the loopback SMTP server and webhook on their own
+        # ports only: channels pass the same address guard as fetching.
+        NEWSWATCH_ALLOW_HOSTS=",".join([*site.hosts, *_channel_hosts(channels)]),
         NEWSWATCH_HOST_DELAY="0",
         NEWSWATCH_FETCH_CONCURRENCY="8",
         NEWSWATCH_PER_HOST_CONCURRENCY="4",
