@@ -347,8 +347,9 @@ def search(
         print(json.dumps(record, ensure_ascii=False))
         return
     err.print(f"{result.total} result(s) for [bold]{escape(query)}[/]")
-    # About two lines per snippet at any width; `show ID` prints the whole text.
-    snippet_chars = max(60, 2 * (out.width - 4))
+    # At most two lines per snippet at any width; `show ID` prints the whole text.
+    # Word wrapping loses up to a word's length at each line end: leave room for it.
+    snippet_chars = max(60, 2 * (out.width - 3) - 2 * 20)
     for i, hit in enumerate(result.hits, 1):
         date = hit.published.date().isoformat() if hit.published else "no date"
         out.print(
