@@ -111,6 +111,17 @@ def _draft(record: dict[str, Any], story: str, marker: str, grown_now: bool) -> 
     )
 
 
+def _record_alert(
+    store: Store, rule: Rule, record: dict[str, Any], story: str, grew: bool, now: datetime
+) -> list[str]:
+    """Record one (rule, story) alert through the outbox; "new" only the first time."""
+    marker = _marker(story)
+    return state.record_matches(
+        store, rule, [state.MatchRef(marker, story)],
+        lambda _r: _draft(record, story, marker, grew), now,
+    )  # fmt: skip
+
+
 def evaluate_incident_rule(
     store: Store, rule: IncidentRule, row: AlertRuleRow, now: datetime
 ) -> int:
@@ -121,23 +132,14 @@ def evaluate_incident_rule(
         if not incident_matches(rule, record):
             continue
         story = f"incident:{record['id']}"
-        marker = _marker(story)
-        out = state.record_matches(
-            store, as_rule, [state.MatchRef(marker, story)],
-            lambda _r, rec=record, st=story, mk=marker: _draft(rec, st, mk, False), now,
-        )  # fmt: skip
+        out = _record_alert(store, as_rule, record, story, False, now)
         raised += out.count("new")
         if out == ["new"]:
             continue  # first alert this run: growth is measured from here
         first_langs = _first_alert_langs(store, rule.name, story)
         if first_langs is None or not grown(rule, record, first_langs):
             continue
-        gstory = f"incident-grew:{record['id']}"
-        gmarker = _marker(gstory)
-        out = state.record_matches(
-            store, as_rule, [state.MatchRef(gmarker, gstory)],
-            lambda _r, rec=record, st=gstory, mk=gmarker: _draft(rec, st, mk, True), now,
-        )  # fmt: skip
+        out = _record_alert(store, as_rule, record, f"incident-grew:{record['id']}", True, now)
         raised += out.count("new")
     state.rule_evaluated(store, rule.name, now)
     return raised
